@@ -1,0 +1,222 @@
+"""A GPT-2-style decoder, written so every intermediate can be shown.
+
+Read top to bottom: attention, MLP, block, model. Module names match the OpenAI / Hugging Face
+GPT-2 checkpoints (wte, wpe, h, ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj,
+ln_f, lm_head), so importing real weights is a short loop in weights.py.
+
+Activations are captured by passing a plain dict down the forward call (``capture``). Nothing
+is stored on the modules, so one model object can serve many users at once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .cache import ActivationCache
+from .config import GPTConfig
+
+# past key/values of one layer: (k, v), each (B, nh, T_past, hs)
+LayerKV = tuple[torch.Tensor, torch.Tensor]
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        assert config.n_embd % config.n_head == 0, "n_embd must be divisible by n_head"
+        self.n_head = config.n_head
+        self.d_head = config.d_head
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)  # q, k, v for all heads at once
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd)  # concatenated heads -> residual
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        past: LayerKV | None = None,
+        capture: dict | None = None,
+        prefix: str = "",
+    ) -> tuple[torch.Tensor, LayerKV]:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
+        q = q.view(B, T, self.n_head, self.d_head)  # (B, T, nh, hs)
+        k = k.view(B, T, self.n_head, self.d_head)
+        v = v.view(B, T, self.n_head, self.d_head)
+        if capture is not None:
+            capture[prefix + "hook_q"] = q
+            capture[prefix + "hook_k"] = k
+            capture[prefix + "hook_v"] = v
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, nh, T, hs)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)  # (B, nh, T_past + T, hs)
+            v = torch.cat([past[1], v], dim=2)
+        T_all = k.shape[2]
+
+        if capture is None:
+            # Same math as the explicit branch below, fused; used for training and generation.
+            # With a cache, query i sits at absolute position T_all - T + i.
+            if T == T_all:
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
+            else:
+                mask = _causal_mask(T, T_all, x.device)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        else:
+            # softmax(Q Kᵀ / √d_k + M) V, written out so every step can be captured.
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.d_head)  # (B, nh, T, T_all)
+            future = ~_causal_mask(T, T_all, x.device)  # True above the diagonal
+            scores = scores.masked_fill(future, float("-inf"))  # M: 0 allowed, -inf future
+            pattern = torch.softmax(scores, dim=-1)  # each row sums to 1
+            y = pattern @ v  # (B, nh, T, hs)
+            capture[prefix + "hook_attn_scores"] = scores
+            capture[prefix + "hook_pattern"] = pattern
+            capture[prefix + "hook_z"] = y.transpose(1, 2)  # (B, T, nh, hs)
+
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # concatenate heads: (B, T, C)
+        return self.c_proj(y), (k, v)
+
+
+def _causal_mask(T: int, T_all: int, device: torch.device) -> torch.Tensor:
+    """Boolean (T, T_all) mask, True where query i may attend to key j (j <= i + offset)."""
+    offset = T_all - T
+    return torch.ones(T, T_all, dtype=torch.bool, device=device).tril(diagonal=offset)
+
+
+def _save(capture: dict | None, name: str, t: torch.Tensor) -> None:
+    if capture is not None:
+        capture[name] = t
+
+
+class MLP(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, config.d_mlp)
+        self.c_proj = nn.Linear(config.d_mlp, config.n_embd)
+
+    def forward(self, x: torch.Tensor, capture: dict | None = None, prefix: str = "") -> torch.Tensor:
+        pre = self.c_fc(x)  # (B, T, 4C)
+        post = F.gelu(pre, approximate="tanh")  # GPT-2 used the tanh approximation of GELU
+        if capture is not None:
+            capture[prefix + "hook_pre"] = pre
+            capture[prefix + "hook_post"] = post
+        return self.c_proj(post)  # (B, T, C)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(ln_1(x)), then + mlp(ln_2(x))."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps)
+        self.mlp = MLP(config)
+        self.drop = nn.Dropout(config.dropout)  # identity in eval mode
+
+    def forward(
+        self, x: torch.Tensor, past: LayerKV | None = None, capture: dict | None = None, prefix: str = ""
+    ) -> tuple[torch.Tensor, LayerKV]:
+        _save(capture, prefix + "hook_resid_pre", x)
+        h = self.ln_1(x)
+        _save(capture, prefix + "ln1.hook_normalized", h)
+        attn_out, kv = self.attn(h, past, capture, prefix + "attn.")
+        attn_out = self.drop(attn_out)
+        _save(capture, prefix + "hook_attn_out", attn_out)
+        mid = x + attn_out  # the residual stream carries the sum forward
+        _save(capture, prefix + "hook_resid_mid", mid)
+        h2 = self.ln_2(mid)
+        _save(capture, prefix + "ln2.hook_normalized", h2)
+        mlp_out = self.drop(self.mlp(h2, capture, prefix + "mlp."))
+        _save(capture, prefix + "hook_mlp_out", mlp_out)
+        out = mid + mlp_out
+        _save(capture, prefix + "hook_resid_post", out)
+        return out, kv
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if config.norm_position != "pre" or not config.final_layer_norm:
+            raise ValueError("Only GPT-2-style pre-norm models with a final LayerNorm can be built.")
+        self.config = config
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),
+                wpe=nn.Embedding(config.block_size, config.n_embd),
+                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+                ln_f=nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps),
+            )
+        )
+        self.drop = nn.Dropout(config.dropout)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.transformer.wte.weight  # one matrix reads and writes tokens
+        self.apply(self._init_weights)
+        # GPT-2's scaled init: residual projections shrink with depth so the sum stays O(1).
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    @property
+    def device(self) -> torch.device:
+        return self.transformer.wte.weight.device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        past_kv: list[LayerKV] | None = None,
+        capture: dict | None = None,
+    ) -> tuple[torch.Tensor, list[LayerKV]]:
+        """Logits at every position and the updated key/value cache.
+
+        idx: (B, T) token ids. past_kv: the cache returned by an earlier call (positions
+        continue after it). capture: a dict to receive named activations, or None.
+        """
+        B, T = idx.shape
+        past_len = past_kv[0][0].shape[2] if past_kv else 0
+        if past_len + T > self.config.block_size:
+            raise ValueError(
+                f"Sequence of {past_len + T} tokens is longer than the context of "
+                f"{self.config.block_size}; crop it first."
+            )
+        pos = torch.arange(past_len, past_len + T, device=idx.device)  # (T,)
+        tok_emb = self.transformer.wte(idx)  # (B, T, C)
+        pos_emb = self.transformer.wpe(pos)[None].expand(B, T, -1)  # (B, T, C)
+        x = self.drop(tok_emb + pos_emb)
+        if capture is not None:
+            capture["hook_embed"] = tok_emb
+            capture["hook_pos_embed"] = pos_emb
+        new_kv = []
+        for i, block in enumerate(self.transformer.h):
+            x, kv = block(x, past_kv[i] if past_kv else None, capture, f"blocks.{i}.")
+            new_kv.append(kv)
+        x = self.transformer.ln_f(x)
+        if capture is not None:
+            capture["ln_final.hook_normalized"] = x
+        logits = self.lm_head(x)  # (B, T, vocab): full logits at every position
+        return logits, new_kv
+
+    @torch.no_grad()
+    def run_with_cache(self, idx: torch.Tensor) -> tuple[torch.Tensor, ActivationCache]:
+        """Logits plus every named activation (detached CPU tensors), for one forward pass."""
+        capture: dict[str, torch.Tensor] = {}
+        logits, _ = self.forward(idx, capture=capture)
+        return logits, ActivationCache({k: v.detach().cpu() for k, v in capture.items()})
+
+    def loss(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of next-token prediction, in nats per token."""
+        logits, _ = self.forward(idx)
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))

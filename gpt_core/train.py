@@ -1,0 +1,154 @@
+"""Command line: train a GPT on a text file and write a checkpoint.
+
+    python -m gpt_core.train --data assets/corpus/shakespeare.txt --tokenizer shakespeare_bpe \\
+        --out assets/models/default --n-layer 4 --n-head 4 --n-embd 256 --block-size 256
+
+The best checkpoint by held-out loss is written at every evaluation, so stopping (Ctrl-C or
+--time-limit-min) always leaves a usable model. --resume continues from a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import platform
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .config import GPTConfig
+from .devices import choose_device
+from .model import GPT
+from .tokenizer import get_tokenizer
+from .training import TrainConfig, make_splits, train
+from .weights import load_checkpoint, save_checkpoint
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gpt_core.train", description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True, help="UTF-8 text file to train on")
+    p.add_argument("--tokenizer", default="shakespeare_bpe", help="tokenizer name (see gpt_core.tokenizer)")
+    p.add_argument("--out", required=True, help="folder to write the checkpoint to")
+    p.add_argument("--resume", help="checkpoint folder to continue from (its shape wins)")
+    p.add_argument("--n-layer", type=int, default=4)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--n-embd", type=int, default=256)
+    p.add_argument("--block-size", type=int, default=256)
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout while training only")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--time-limit-min", type=float, default=None)
+    p.add_argument("--name", default=None, help="display name stored in the checkpoint")
+    p.add_argument("--trained-on", default=None, help="one line on the corpus, stored in the checkpoint")
+    p.add_argument("--description", default=None, help="what the model is, stored in the checkpoint")
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name == "time_limit_s":
+            continue
+        kind = type(getattr(defaults, f.name))
+        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=getattr(defaults, f.name))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = choose_device(args.device)
+    data_path = Path(args.data)
+    try:
+        raw = data_path.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"error: cannot read {data_path} as UTF-8 text ({e})", file=sys.stderr)
+        return 2
+    tokenizer = get_tokenizer(args.tokenizer)
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "time_limit_s"})
+    cfg.time_limit_s = args.time_limit_min * 60 if args.time_limit_min else None
+
+    start_step, prior = 0, {}
+    if args.resume:
+        model, tok_name, prior = load_checkpoint(args.resume)
+        if tok_name != tokenizer.name:
+            print(f"error: {args.resume} uses tokenizer {tok_name}, not {tokenizer.name}", file=sys.stderr)
+            return 2
+        start_step = int(prior.get("steps", 0))
+        cfg.max_steps += start_step
+    else:
+        torch.manual_seed(cfg.seed)
+        model = GPT(GPTConfig(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
+                              block_size=args.block_size, vocab_size=tokenizer.n_vocab,
+                              dropout=args.dropout))
+    model.to(device)
+    train_split, val_split = make_splits(text, tokenizer, args.val_fraction)
+    print(f"{model.num_parameters():,} parameters on {device}; train {train_split.ids.numel():,} tokens, "
+          f"val {val_split.ids.numel():,} tokens ({val_split.chars_per_token:.2f} chars/token)")
+
+    best = float(prior.get("val_loss", float("inf")))
+    history = list(prior.get("history", []))
+    elapsed_before = float(prior.get("train_seconds", 0.0))
+    tokens_before = int(prior.get("tokens_seen", 0))
+    last_step, elapsed = start_step, 0.0
+    bar = tqdm(total=cfg.max_steps, initial=start_step, unit="step", dynamic_ncols=True, mininterval=2.0)
+    try:
+        for ev in train(model, train_split, val_split, cfg, tokenizer, start_step=start_step):
+            last_step, elapsed = ev.step, ev.elapsed_s
+            if ev.kind == "step":
+                bar.update(1)
+                bar.set_postfix(loss=f"{ev.loss:.3f}", tok_s=f"{ev.tokens_per_s:,.0f}")
+            elif ev.kind == "eval":
+                history.append({"step": ev.step, "train_loss": round(ev.train_loss, 4),
+                                "val_loss": round(ev.val_loss, 4)})
+                bar.write(f"step {ev.step}: train {ev.train_loss:.4f}, val {ev.val_loss:.4f} nats/token "
+                          f"= {ev.val_nats_per_char:.4f} nats/char")
+                if ev.val_loss < best:
+                    best = ev.val_loss
+                    meta = _meta(args, cfg, raw, data_path, tokenizer.name, train_split, val_split, ev,
+                                 history, elapsed_before + ev.elapsed_s,
+                                 tokens_before + (ev.step - start_step) * cfg.batch_size * cfg.seq_len)
+                    save_checkpoint(model.cpu(), args.out, tokenizer.name, meta)
+                    model.to(device)
+            elif ev.kind == "sample":
+                bar.write(f"--- sample at step {ev.step} ---\n{ev.sample}\n---")
+    except KeyboardInterrupt:
+        bar.write("stopped; the best checkpoint so far is kept")
+    bar.close()
+    print(f"done at step {last_step} after {elapsed:.0f} s; best val loss {best:.4f} nats/token; "
+          f"checkpoint in {args.out}")
+    return 0
+
+
+def _meta(args, cfg, raw, data_path, tok_name, train_split, val_split, ev, history, seconds, tokens) -> dict:
+    return {
+        "name": args.name or Path(args.out).name,
+        "trained_on": args.trained_on or data_path.name,
+        "description": args.description or "",
+        "corpus": data_path.name,
+        "corpus_sha256": hashlib.sha256(raw).hexdigest(),
+        "corpus_chars": train_split.n_chars + val_split.n_chars,
+        "val_fraction": args.val_fraction,
+        "val_split": "the last part of the corpus by characters, cut at a line boundary; never trained on",
+        "tokenizer": tok_name,
+        "chars_per_token_val": round(val_split.chars_per_token, 4),
+        "steps": ev.step,
+        "tokens_seen": tokens,
+        "train_seconds": round(seconds, 1),
+        "train_loss": round(ev.train_loss, 4),
+        "val_loss": round(ev.val_loss, 4),
+        "val_nats_per_char": round(ev.val_nats_per_char, 4),
+        "train_config": cfg.to_dict(),
+        "history": history,
+        "command": "python -m gpt_core.train " + " ".join(sys.argv[1:]),
+        "torch": torch.__version__,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "finished": time.strftime("%Y-%m-%d"),
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""A small training loop with callbacks, shared by the command line and the Training page.
+
+The loop is a generator of events so a caller can draw progress live and stop at any moment
+(stop iterating, or return True from ``should_stop``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .generation import generate
+from .model import GPT
+from .tokenizer import Tokenizer
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = 2000
+    batch_size: int = 16
+    seq_len: int = 128  # tokens per training example (at most the model's block_size)
+    lr: float = 3e-3
+    min_lr: float = 3e-4  # cosine decay ends here
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    eval_interval: int = 100
+    eval_batches: int = 20
+    sample_interval: int = 0  # 0: no samples
+    sample_prompt: str = "\n"
+    sample_tokens: int = 64
+    seed: int = 1337
+    time_limit_s: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Split:
+    """Token ids of one split plus its character count, so losses convert to nats per character."""
+
+    ids: torch.Tensor  # (N,) int64
+    n_chars: int
+
+    @property
+    def chars_per_token(self) -> float:
+        return self.n_chars / max(1, self.ids.numel())
+
+
+def make_splits(text: str, tokenizer: Tokenizer, val_fraction: float = 0.1) -> tuple[Split, Split]:
+    """Split text by characters (the last ``val_fraction`` is held out), then tokenize each part."""
+    cut = int(len(text) * (1 - val_fraction))
+    cut = text.rfind("\n", 0, cut) + 1 or cut  # cut at a line boundary
+    parts = text[:cut], text[cut:]
+    return tuple(Split(torch.tensor(tokenizer.encode(p), dtype=torch.long), len(p)) for p in parts)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay from lr to min_lr over max_steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+
+
+def get_batch(ids: torch.Tensor, batch_size: int, seq_len: int, generator: torch.Generator):
+    """Random windows of seq_len tokens and the same windows shifted by one (the targets)."""
+    if ids.numel() < seq_len + 2:
+        raise ValueError(f"the text has {ids.numel()} tokens; training needs more than {seq_len + 1}")
+    starts = torch.randint(0, ids.numel() - seq_len - 1, (batch_size,), generator=generator)
+    x = torch.stack([ids[s : s + seq_len] for s in starts.tolist()])  # (B, T)
+    y = torch.stack([ids[s + 1 : s + 1 + seq_len] for s in starts.tolist()])  # (B, T)
+    return x, y
+
+
+def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases, LayerNorm or embeddings' norms)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
+
+
+@torch.no_grad()
+def estimate_loss(model: GPT, split: Split, cfg: TrainConfig, seed: int = 0) -> float:
+    """Mean loss (nats per token) over ``eval_batches`` fixed random batches of a split."""
+    was_training = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(cfg.eval_batches):
+        x, y = get_batch(split.ids, cfg.batch_size, cfg.seq_len, g)
+        losses.append(float(model.loss(x.to(model.device), y.to(model.device))))
+    model.train(was_training)
+    return sum(losses) / len(losses)
+
+
+@dataclass
+class TrainEvent:
+    kind: str  # "step", "eval", "sample" or "done"
+    step: int
+    loss: float | None = None
+    lr: float | None = None
+    tokens_per_s: float | None = None
+    elapsed_s: float = 0.0
+    train_loss: float | None = None
+    val_loss: float | None = None
+    val_nats_per_char: float | None = None
+    sample: str | None = None
+    reason: str | None = None  # why training ended ("max_steps", "time_limit", "stopped")
+
+
+def train(
+    model: GPT,
+    train_split: Split,
+    val_split: Split,
+    cfg: TrainConfig,
+    tokenizer: Tokenizer | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    start_step: int = 0,
+) -> Iterator[TrainEvent]:
+    """Train ``model`` in place, yielding events; evaluates at eval_interval and at the end."""
+    if cfg.seq_len > model.config.block_size:
+        raise ValueError(f"seq_len {cfg.seq_len} exceeds the model's context {model.config.block_size}")
+    torch.manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(cfg.seed + start_step)
+    opt = make_optimizer(model, cfg)
+    model.train()
+    t0 = time.perf_counter()
+    tokens = 0
+    step = start_step
+    reason = "max_steps"
+
+    def eval_event() -> TrainEvent:
+        tr = estimate_loss(model, train_split, cfg)
+        va = estimate_loss(model, val_split, cfg)
+        return TrainEvent("eval", step, elapsed_s=time.perf_counter() - t0, train_loss=tr, val_loss=va,
+                          val_nats_per_char=va / val_split.chars_per_token)
+
+    while step < cfg.max_steps:
+        if should_stop is not None and should_stop():
+            reason = "stopped"
+            break
+        if cfg.time_limit_s is not None and time.perf_counter() - t0 > cfg.time_limit_s:
+            reason = "time_limit"
+            break
+        lr = lr_at(step, cfg)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        x, y = get_batch(train_split.ids, cfg.batch_size, cfg.seq_len, g)
+        loss = model.loss(x.to(model.device), y.to(model.device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        tokens += x.numel()
+        elapsed = time.perf_counter() - t0
+        yield TrainEvent("step", step, float(loss), lr, tokens / max(elapsed, 1e-9), elapsed)
+        if cfg.eval_interval and step % cfg.eval_interval == 0:
+            yield eval_event()
+        if tokenizer is not None and cfg.sample_interval and step % cfg.sample_interval == 0:
+            yield TrainEvent("sample", step, elapsed_s=elapsed, sample=sample_text(model, tokenizer, cfg))
+    model.eval()
+    if not (cfg.eval_interval and step % cfg.eval_interval == 0) and step > start_step:
+        yield eval_event()
+    yield TrainEvent("done", step, elapsed_s=time.perf_counter() - t0, reason=reason)
+
+
+def sample_text(model: GPT, tokenizer: Tokenizer, cfg: TrainConfig, temperature: float = 0.8) -> str:
+    """A short seeded sample from cfg.sample_prompt (the model is left in the mode it was in)."""
+    was_training = model.training
+    model.eval()
+    ids = tokenizer.encode(cfg.sample_prompt) or [0]
+    new = generate(model, ids, cfg.sample_tokens, temperature=temperature, top_k=40, seed=cfg.seed,
+                   eot_token=tokenizer.eot_token)
+    model.train(was_training)
+    return tokenizer.decode(ids + new)

@@ -1,0 +1,1 @@
+"""Streamlit glue: cached loaders, session state, the shared sidebar and page texts."""

@@ -1,0 +1,112 @@
+"""Cached model and forward pass, and the session state every page shares.
+
+The model is one object per weights folder (``st.cache_resource``); the forward pass over a
+prompt is cached per (weights, prompt text) with ``st.cache_data``, so a page switch or a
+picker change never reruns the model. Nothing here is stored at module level.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+import gpt_core
+from gpt_core.prompt import PromptRun, run_prompt
+
+DEFAULT_ENV = "GPT_EXPLAINER_DEFAULT_MODEL"  # a folder to use as the "default" model
+DEFAULT_PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
+MODELS = {
+    "default": "Shipped model (Shakespeare)",
+    "gpt2": "GPT-2 small (124M)",
+    "gpt2-medium": "GPT-2 medium (355M)",
+    "gpt2-large": "GPT-2 large (774M)",
+    "gpt2-xl": "GPT-2 XL (1.5B)",
+}
+LOAD_ERRORS = (gpt_core.ModelNotAvailable, gpt_core.CheckpointError, OSError, ValueError)
+
+
+def widget_key(page: str, name: str) -> str:
+    """Key of a page's widget, prefixed with the page so pages never share one by accident."""
+    return f"{page}.{name}"
+
+
+def source(name: str) -> str:
+    """What to load for a picker entry: the env-var folder for "default" when set, else the name."""
+    if name == "default" and os.environ.get(DEFAULT_ENV):
+        return os.environ[DEFAULT_ENV]
+    return name
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the model…")
+def load_bundle(src: str) -> gpt_core.ModelBundle:
+    """The model, tokenizer and description for a name or folder; shared by every session, never mutated."""
+    return gpt_core.load_model(src)
+
+
+@st.cache_data(max_entries=32, show_spinner="Running the model on your text…")
+def prompt_run(src: str, text: str) -> PromptRun | None:
+    """One forward pass of model ``src`` over ``text``: tokens, last logits and every activation."""
+    return run_prompt(load_bundle(src), text)
+
+
+def active_model() -> str:
+    """The picker entry whose model is in use (the last one that loaded)."""
+    return st.session_state.setdefault("model.active", "default")
+
+
+def set_notice(kind: str, message: str) -> None:
+    st.session_state["model.notice"] = (kind, message)
+
+
+def on_model_change() -> None:
+    """Picker callback: switch only to weights that are on this machine, else explain and stay."""
+    wanted = st.session_state["model"]
+    try:
+        gpt_core.find_weights(source(wanted))
+    except gpt_core.ModelNotAvailable as e:
+        set_notice("info", f"{e} Still using: {MODELS[active_model()]}.")
+        st.session_state["model"] = active_model()
+        return
+    st.session_state.pop("model.notice", None)
+    st.session_state["model.previous"] = active_model()
+    st.session_state["model.active"] = wanted
+
+
+def load_active() -> gpt_core.ModelBundle | None:
+    """Load the active model; if it fails, say why and go back to the previous one.
+
+    Call it before the picker is drawn: it may reset the picker's value.
+    """
+    name = active_model()
+    try:
+        return load_bundle(source(name))
+    except LOAD_ERRORS as e:
+        set_notice("error", f"{MODELS.get(name, name)} could not be loaded: {e}")
+        previous = st.session_state.pop("model.previous", None)
+        if previous is None or previous == name:
+            return None
+        st.session_state["model.active"] = st.session_state["model"] = previous
+        return load_active()
+
+
+def bundle_or_stop() -> gpt_core.ModelBundle:
+    """The active model; if it cannot be loaded, say why on the page and stop it."""
+    try:
+        return load_bundle(source(active_model()))
+    except LOAD_ERRORS as e:
+        st.error(f"No model is loaded: {e}")
+        st.stop()
+
+
+def prompt() -> str:
+    return st.session_state.get("prompt", DEFAULT_PROMPT)
+
+
+def current_run() -> PromptRun | None:
+    """The forward pass over the sidebar prompt; None for an empty or whitespace-only prompt."""
+    bundle_or_stop()
+    text = prompt()
+    if not text.strip():
+        return None
+    return prompt_run(source(active_model()), text)

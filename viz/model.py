@@ -1,0 +1,111 @@
+"""The architecture of the loaded model: parameters per component and the data flow of one block."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import plotly.graph_objects as go
+
+COMPONENTS = {
+    "token_embedding": "Token embedding",
+    "position_embedding": "Position embedding",
+    "attention": "Attention (all layers)",
+    "mlp": "MLP (all layers)",
+    "layer_norms": "Layer norms",
+    "head": "Output head",
+}
+
+
+def _checked(counts: Mapping[str, int]) -> dict[str, int]:
+    """The per-component counts, after checking they are complete and add up to the total."""
+    missing = [k for k in [*COMPONENTS, "total"] if k not in counts]
+    if missing:
+        raise ValueError(f"Parameter counts lack {', '.join(missing)}.")
+    parts = {k: int(counts[k]) for k in COMPONENTS}
+    if sum(parts.values()) != int(counts["total"]):
+        raise ValueError(f"Components add up to {sum(parts.values()):,}, not the total {int(counts['total']):,}.")
+    return parts
+
+
+def param_rows(counts: Mapping[str, int], tied: bool) -> list[dict]:
+    """Table rows (component, parameters, share of total), the head marked when it is tied."""
+    parts, total = _checked(counts), int(counts["total"])
+    rows = []
+    for key, n in parts.items():
+        name = COMPONENTS[key]
+        if key == "head" and tied:
+            name += " (tied: reuses the token embedding matrix, so adds none)"
+        rows.append({"component": name, "parameters": n, "share": f"{n / total:.1%}"})
+    rows.append({"component": "Total", "parameters": total, "share": "100.0%"})
+    return rows
+
+
+def param_bars(counts: Mapping[str, int]) -> go.Figure:
+    """Horizontal bars of parameters per component; the bars add up to the total."""
+    parts = _checked(counts)
+    total = int(counts["total"])
+    labels = [COMPONENTS[k] for k in parts]
+    fig = go.Figure(
+        go.Bar(
+            x=list(parts.values()), y=labels, orientation="h", marker_color="#009E73", cliponaxis=False,
+            text=[f"{n:,} ({n / total:.1%})" for n in parts.values()], textposition="outside",
+            hovertemplate="%{y}: %{x:,} parameters<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=300, margin=dict(l=10, r=110, t=10, b=10),
+        xaxis=dict(title="parameters"), yaxis=dict(autorange="reversed"),
+    )
+    return fig
+
+
+def block_dot(n_head: int, d_model: int, d_mlp: int, context: int) -> str:
+    """Graphviz DOT of one transformer block, with this model's shapes on the edges.
+
+    T is the number of tokens in the input (at most ``context``).
+    """
+    if min(n_head, d_model, d_mlp, context) < 1 or d_model % n_head:
+        raise ValueError(f"Invalid shape: {n_head} heads cannot split d_model = {d_model} evenly.")
+    d_head = d_model // n_head
+    x, h3, heads = f"T × {d_model}", f"T × {3 * d_model}", f"{n_head} × T × {d_head}"
+    nodes = {
+        "x": f"x: residual stream in\\n{x}  (T ≤ {context})",
+        "ln1": "LayerNorm",
+        "qkv": f"QKV projection\\nLinear {d_model} → {3 * d_model}",
+        "split": f"split into {n_head} heads\\nQ, K, V each {heads}",
+        "attn": f"softmax(QKᵀ / √{d_head} + M) V\\nper head; M = causal mask",
+        "concat": "concatenate heads",
+        "proj": f"output projection\\nLinear {d_model} → {d_model}",
+        "add1": "+",
+        "ln2": "LayerNorm",
+        "fc": f"Linear {d_model} → {d_mlp}",
+        "gelu": "GELU",
+        "fc2": f"Linear {d_mlp} → {d_model}",
+        "add2": "+",
+        "out": f"x: residual stream out\\n{x}",
+    }
+    edges = [
+        ("x", "ln1", x), ("ln1", "qkv", x), ("qkv", "split", h3), ("split", "attn", f"3 × ({heads})"),
+        ("attn", "concat", heads), ("concat", "proj", x), ("proj", "add1", x), ("add1", "ln2", x),
+        ("ln2", "fc", x), ("fc", "gelu", f"T × {d_mlp}"), ("gelu", "fc2", f"T × {d_mlp}"),
+        ("fc2", "add2", x), ("add2", "out", x),
+    ]
+    lines = [
+        "digraph block {",
+        '  bgcolor="transparent"; rankdir=TB; nodesep=0.4; ranksep=0.3;',
+        '  node [shape=box, style="rounded,filled", fillcolor="#DCEBF7", color="#0072B2", fontcolor="#1a1a1a",'
+        ' fontname="Helvetica", fontsize=11];',
+        '  edge [color="#888888", fontcolor="#888888", fontname="Helvetica", fontsize=10];',
+    ]
+    for name, label in nodes.items():
+        extra = ', shape=circle, fillcolor="#FBE3C2", color="#E69F00"' if name.startswith("add") else ""
+        if name in ("fc", "gelu", "fc2"):
+            extra = ', fillcolor="#D5EFE6", color="#009E73"'
+        lines.append(f'  {name} [label="{label}"{extra}];')
+    lines += [f'  {a} -> {b} [label="  {shape}"];' for a, b, shape in edges]
+    lines += [
+        '  x -> add1 [label="  residual", style=dashed];',
+        '  add1 -> add2 [label="  residual", style=dashed];',
+        "}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,62 @@
+"""Tokens as coloured chips, with whitespace made visible."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+# Okabe–Ito colours (safe for the common kinds of colour blindness). Chips use them as a
+# translucent fill plus a solid underline, so the text keeps the theme's own colour and stays
+# readable on light and dark backgrounds alike.
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+WHITESPACE = {" ": "⋅", "\t": "→", "\n": "↵", "\r": "␍"}
+
+
+def visible(token: str) -> str:
+    """The token with spaces, tabs and line breaks drawn as ⋅ → ↵ (plain text, not escaped)."""
+    return "".join(WHITESPACE.get(c, c) for c in token)
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _chip_body(token: str) -> str:
+    """Escaped token text with whitespace markers dimmed so they read as markers, not characters."""
+    out = []
+    for c in token:
+        if c in WHITESPACE:
+            out.append(f'<span style="opacity:0.55">{WHITESPACE[c]}</span>')
+        else:
+            out.append(html.escape(c))
+    return "".join(out)
+
+
+def chips_html(tokens: Sequence[str], ids: Sequence[int], first_position: int = 0) -> str:
+    """One chip per token, neighbours in different colours, id and position on hover.
+
+    A chip that ends a line is followed by a line break, so the chips keep the text's layout.
+    """
+    if len(tokens) != len(ids):
+        raise ValueError(f"chips_html needs one id per token: got {len(tokens)} tokens and {len(ids)} ids.")
+    chips = []
+    for i, (tok, tid) in enumerate(zip(tokens, ids)):
+        colour = PALETTE[i % len(PALETTE)]
+        title = html.escape(f"position {first_position + i} · token id {int(tid)}", quote=True)
+        style = (
+            f"background:{_rgba(colour, 0.22)};border-bottom:3px solid {colour};border-radius:4px;"
+            "padding:1px 3px;margin:2px 1px;display:inline-block;white-space:pre"
+        )
+        chips.append(f'<span class="tok" title="{title}" style="{style}">{_chip_body(tok)}</span>')
+        if tok.endswith("\n"):
+            chips.append("<br>")
+    return (
+        '<div class="token-chips" style="font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;'
+        f'font-size:0.95rem;line-height:2.1">{"".join(chips)}</div>'
+    )
+
+
+def axis_labels(tokens: Sequence[str], first_position: int = 0) -> list[str]:
+    """Unique, escaped axis labels "position · token" (plotly merges equal category labels)."""
+    return [html.escape(f"{first_position + i} · {visible(t)}") for i, t in enumerate(tokens)]
