@@ -161,7 +161,7 @@ def train(
         step += 1
         tokens += x.numel()
         elapsed = time.perf_counter() - t0
-        yield TrainEvent("step", step, float(loss), lr, tokens / max(elapsed, 1e-9), elapsed)
+        yield TrainEvent("step", step, float(loss.detach()), lr, tokens / max(elapsed, 1e-9), elapsed)
         if cfg.eval_interval and step % cfg.eval_interval == 0:
             yield eval_event()
         if tokenizer is not None and cfg.sample_interval and step % cfg.sample_interval == 0:
