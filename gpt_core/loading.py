@@ -76,9 +76,11 @@ def find_weights(name: str) -> Path:
             if cached is not None:
                 return cached
         raise ModelNotAvailable(
-            f"The {name} weights are not on this machine. With internet access run "
-            f"`python -m gpt_core.download {name}`, or point GPT_EXPLAINER_MODELS_DIR at a folder "
-            f"holding {name}/config.json and {name}/model.safetensors."
+            f"The {name} weights are not on this machine. With internet access, fetch them into the "
+            f"Hugging Face cache with `pip install huggingface_hub && python -c \"from huggingface_hub "
+            f"import snapshot_download; snapshot_download('openai-community/{name}', "
+            f"allow_patterns=['config.json', 'model.safetensors'])\"`, or point GPT_EXPLAINER_MODELS_DIR "
+            f"at a folder holding {name}/config.json and {name}/model.safetensors."
         )
     raise ModelNotAvailable(f"No model named {name!r} and no folder at that path.")
 

@@ -181,3 +181,22 @@ def sample_text(model: GPT, tokenizer: Tokenizer, cfg: TrainConfig, temperature:
                    eot_token=tokenizer.eot_token)
     model.train(was_training)
     return tokenizer.decode(ids + new)
+
+
+@torch.no_grad()
+def heldout_loss(model: GPT, split: Split, batch_size: int = 16) -> float:
+    """Mean loss (nats per token) over the whole split, in consecutive non-overlapping windows of the
+    model's full context. Every token of the split is predicted exactly once (the first of each
+    window has no context, so this slightly overstates the loss a sliding window would give)."""
+    T = model.config.block_size
+    ids = split.ids
+    n_windows = (ids.numel() - 1) // T
+    total, count = 0.0, 0
+    for start in range(0, n_windows, batch_size):
+        rows = range(start, min(start + batch_size, n_windows))
+        x = torch.stack([ids[r * T : r * T + T] for r in rows]).to(model.device)
+        y = torch.stack([ids[r * T + 1 : r * T + T + 1] for r in rows]).to(model.device)
+        logits, _ = model(x)
+        total += float(torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))
+        count += y.numel()
+    return total / max(count, 1)
