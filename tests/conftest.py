@@ -20,3 +20,89 @@ def tiny_model_dir(tmp_path, monkeypatch):
     yield folder
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+# --- Real-browser tests: one app server per test module, driven by Debian's Chromium ----------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require_chromium() -> None:
+    """Browser tests need Debian's Chromium; in CI its absence is a failure, elsewhere a stated skip."""
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; scripts/test.sh installs Debian's chromium")
+        pytest.skip("Debian chromium not installed (scripts/test.sh installs it)")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """Start `streamlit run app.py` on a free port with a tiny seeded default model; yield its URL."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    require_chromium()
+    torch.manual_seed(0)
+    folder = save_checkpoint(GPT(TINY), tmp_path_factory.mktemp("model"), "shakespeare_bpe",
+                             {"name": "tiny test model"})
+    port = _free_port()
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "GPT_EXPLAINER_DEFAULT_MODEL": str(folder)}
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the app did not start within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page; wait for the app with `page.wait_for_selector(READY)` after each action."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    p = context.new_page()
+    yield p
+    context.close()
