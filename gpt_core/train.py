@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import platform
+import shlex
 import sys
 import time
 from dataclasses import fields
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                     best = ev.val_loss
                     meta = _meta(args, cfg, raw, data_path, tokenizer.name, train_split, val_split, ev,
                                  history, elapsed_before + ev.elapsed_s,
-                                 tokens_before + (ev.step - start_step) * cfg.batch_size * cfg.seq_len)
+                                 tokens_before + (ev.step - start_step) * cfg.batch_size * cfg.seq_len,
+                                 prior.get("commands", []))
                     save_checkpoint(model.cpu(), args.out, tokenizer.name, meta)
                     model.to(device)
             elif ev.kind == "sample":
@@ -123,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _meta(args, cfg, raw, data_path, tok_name, train_split, val_split, ev, history, seconds, tokens) -> dict:
+def _meta(args, cfg, raw, data_path, tok_name, train_split, val_split, ev, history, seconds, tokens,
+          prior_commands) -> dict:
     return {
         "name": args.name or Path(args.out).name,
         "trained_on": args.trained_on or data_path.name,
@@ -143,7 +146,7 @@ def _meta(args, cfg, raw, data_path, tok_name, train_split, val_split, ev, histo
         "val_nats_per_char": round(ev.val_nats_per_char, 4),
         "train_config": cfg.to_dict(),
         "history": history,
-        "command": "python -m gpt_core.train " + " ".join(sys.argv[1:]),
+        "commands": [*prior_commands, "python -m gpt_core.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])],
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
         "finished": time.strftime("%Y-%m-%d"),

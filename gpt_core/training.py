@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -124,11 +124,17 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     start_step: int = 0,
 ) -> Iterator[TrainEvent]:
-    """Train ``model`` in place, yielding events; evaluates at eval_interval and at the end."""
+    """Train ``model`` in place from ``start_step`` to ``cfg.max_steps``, yielding events.
+
+    Evaluates every eval_interval steps and at the end. The learning-rate schedule (warm-up, then
+    cosine decay) spans the steps this call adds, so a resumed run warms up and decays again.
+    """
     if cfg.seq_len > model.config.block_size:
         raise ValueError(f"seq_len {cfg.seq_len} exceeds the model's context {model.config.block_size}")
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + start_step)
     g = torch.Generator().manual_seed(cfg.seed + start_step)
+    # A resumed run gets its own warm-up and decay over the steps it adds.
+    schedule = replace(cfg, max_steps=cfg.max_steps - start_step)
     opt = make_optimizer(model, cfg)
     model.train()
     t0 = time.perf_counter()
@@ -149,7 +155,7 @@ def train(
         if cfg.time_limit_s is not None and time.perf_counter() - t0 > cfg.time_limit_s:
             reason = "time_limit"
             break
-        lr = lr_at(step, cfg)
+        lr = lr_at(step - start_step, schedule)
         for group in opt.param_groups:
             group["lr"] = lr
         x, y = get_batch(train_split.ids, cfg.batch_size, cfg.seq_len, g)
