@@ -69,6 +69,8 @@ class HeadScores:
     duplicate_token: torch.Tensor
     induction: torch.Tensor
     tokens: list[int]  # the test sequence the scores were measured on
+    patterns: torch.Tensor | None = None  # (layer, head, query, key) on that sequence
+    offset: int = 0  # prefix tokens before the first copy (1 with a bos token)
 
 
 def head_scores(model: GPT, n: int = 50, seed: int = 0, bos: int | None = None) -> HeadScores:
@@ -89,6 +91,8 @@ def head_scores(model: GPT, n: int = 50, seed: int = 0, bos: int | None = None) 
         duplicate_token=duplicate_token_score(p, tokens),
         induction=induction_score(p, n, offset=len(prefix)),
         tokens=tokens,
+        patterns=p,
+        offset=len(prefix),
     )
 
 

@@ -9,11 +9,20 @@ from pathlib import Path
 
 import torch
 
-from .config import PRESETS, count_parameters
+from .config import PRESETS, GPTConfig, count_parameters
+from .costs import FP32, available_memory, free_device_memory, loading_peak_bytes
 from .devices import choose_device
 from .model import GPT
 from .tokenizer import ASSETS_DIR, Tokenizer, get_tokenizer
-from .weights import HF_CONFIG, OWN_CONFIG, CheckpointError, load_checkpoint, load_hf_folder
+from .weights import (
+    HF_CONFIG,
+    OWN_CONFIG,
+    CheckpointError,
+    hf_config_to_gpt,
+    load_checkpoint,
+    load_hf_folder,
+    read_json,
+)
 
 DEFAULT_MODEL_DIR = ASSETS_DIR / "models" / "default"
 GPT2_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
@@ -21,6 +30,21 @@ GPT2_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 
 class ModelNotAvailable(LookupError):
     """The weights asked for are not on this machine; the message says how to get them."""
+
+
+class NotEnoughMemory(ModelNotAvailable):
+    """The weights are here but the machine has too little free memory to load them."""
+
+
+MODELS_DIR_ENV = "GPT_EXPLAINER_MODELS_DIR"
+SKIP_MEMORY_CHECK_ENV = "GPT_EXPLAINER_SKIP_MEMORY_CHECK"
+
+
+def models_dir() -> Path:
+    """Where GPT-2 folders are looked for and downloaded to: $GPT_EXPLAINER_MODELS_DIR, else
+    ~/.cache/gpt-explainer/models. Each model is a subfolder named like the model (gpt2, gpt2-medium, ...)."""
+    env = os.environ.get(MODELS_DIR_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "gpt-explainer" / "models"
 
 
 @dataclass(frozen=True)
@@ -68,21 +92,60 @@ def find_weights(name: str) -> Path:
     if path.is_dir():
         return path
     if name in GPT2_NAMES:
-        env = os.environ.get("GPT_EXPLAINER_MODELS_DIR")
+        env = os.environ.get(MODELS_DIR_ENV)
         if env and (Path(env) / name / HF_CONFIG).is_file():
             return Path(env) / name
         for repo in (name, "openai-community/" + name):
             cached = _hf_cache_folder(repo)
             if cached is not None:
                 return cached
+        mine = models_dir() / name  # where `python -m gpt_core.download` and the app's button put them
+        if (mine / HF_CONFIG).is_file() and (mine / "model.safetensors").is_file():
+            return mine
         raise ModelNotAvailable(
-            f"The {name} weights are not on this machine. With internet access, fetch them into the "
-            f"Hugging Face cache with `pip install huggingface_hub && python -c \"from huggingface_hub "
-            f"import snapshot_download; snapshot_download('openai-community/{name}', "
-            f"allow_patterns=['config.json', 'model.safetensors'])\"`, or point GPT_EXPLAINER_MODELS_DIR "
-            f"at a folder holding {name}/config.json and {name}/model.safetensors."
+            f"The {name} weights are not on this machine. On a machine with internet access, run "
+            f"`python -m gpt_core.download {name}`; it saves them in {models_dir() / name}, where the app "
+            f"finds them. Or point {MODELS_DIR_ENV} at a folder holding {name}/config.json and "
+            f"{name}/model.safetensors."
         )
     raise ModelNotAvailable(f"No model named {name!r} and no folder at that path.")
+
+
+def peek_config(folder: Path) -> GPTConfig:
+    """The shape of the model in ``folder``, read from its small JSON file without touching the weights."""
+    if (folder / OWN_CONFIG).is_file():
+        doc = read_json(folder / OWN_CONFIG)
+        try:
+            return GPTConfig.from_dict(doc.get("config", {}))
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{folder / OWN_CONFIG} has an invalid config ({e}).") from None
+    if (folder / HF_CONFIG).is_file():
+        return hf_config_to_gpt(read_json(folder / HF_CONFIG), folder / HF_CONFIG)
+    raise CheckpointError(f"{folder} holds neither {OWN_CONFIG} nor {HF_CONFIG}.")
+
+
+def check_memory(config: GPTConfig, device: torch.device, label: str = "This model") -> None:
+    """Raise NotEnoughMemory, before anything is loaded, when the machine lacks the memory to load ``config``.
+
+    Set GPT_EXPLAINER_SKIP_MEMORY_CHECK=1 to load anyway (for example on a machine with ample swap).
+    """
+    if os.environ.get(SKIP_MEMORY_CHECK_ENV):
+        return
+    gb = 1e9
+    need, free = loading_peak_bytes(config), available_memory()
+    if free is not None and need > free:
+        raise NotEnoughMemory(
+            f"{label} needs about {need / gb:.1f} GB of memory while loading ({count_parameters(config)['total']:,} "
+            f"parameters × 4 bytes, held twice while the file is copied into the model) but this machine has "
+            f"{free / gb:.1f} GB free. Close other programs or choose a smaller model; set "
+            f"{SKIP_MEMORY_CHECK_ENV}=1 to try anyway."
+        )
+    on_device, free_dev = count_parameters(config)["total"] * FP32, free_device_memory(device)
+    if free_dev is not None and on_device > free_dev:
+        raise NotEnoughMemory(
+            f"{label} needs {on_device / gb:.1f} GB on {device} for its weights but only {free_dev / gb:.1f} GB is "
+            f"free there. Set GPT_EXPLAINER_DEVICE=cpu to run it on the processor instead."
+        )
 
 
 def load_model(name: str = "default", device: str | None = None) -> ModelBundle:
@@ -93,6 +156,8 @@ def load_model(name: str = "default", device: str | None = None) -> ModelBundle:
     """
     t0 = time.perf_counter()
     folder = find_weights(name)
+    dev = choose_device(device)
+    check_memory(peek_config(folder), dev, PRESETS[name].family + f" ({name})" if name in PRESETS else str(folder))
     if (folder / OWN_CONFIG).is_file():
         model, tok_name, meta = load_checkpoint(folder)
     elif (folder / HF_CONFIG).is_file():
@@ -105,7 +170,6 @@ def load_model(name: str = "default", device: str | None = None) -> ModelBundle:
             f"{folder}: tokenizer {tok_name} has {tokenizer.n_vocab} tokens but the model only "
             f"{model.config.vocab_size} embeddings."
         )
-    dev = choose_device(device)
     model = model.to(dev).eval()
     for p in model.parameters():
         p.requires_grad_(False)  # a loaded model is only read, never trained in place

@@ -117,5 +117,5 @@ def test_pickle_with_code_is_refused(tmp_path, model):
 def test_unknown_model_name_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(gpt_core.ModelNotAvailable, match="snapshot_download\\('openai-community/gpt2-medium'"):
+    with pytest.raises(gpt_core.ModelNotAvailable, match="`python -m gpt_core.download gpt2-medium`"):
         gpt_core.load_model("gpt2-medium")

@@ -48,15 +48,17 @@ def summary(b: gpt_core.ModelBundle) -> str:
 def config_rows(b: gpt_core.ModelBundle) -> list[dict]:
     """The model's shape as (setting, value, meaning) rows."""
     c = b.model.config
-    return [
-        {"setting": "layers (n_layer)", "value": f"{c.n_layer}", "meaning": "transformer blocks, applied in turn"},
-        {"setting": "heads (n_head)", "value": f"{c.n_head}", "meaning": "attention heads per layer"},
-        {"setting": "d_model (n_embd)", "value": f"{c.n_embd}", "meaning": "length of every token's vector"},
-        {"setting": "d_head", "value": f"{c.d_head}", "meaning": "d_model / n_head: each head's query/key/value size"},
-        {"setting": "d_mlp", "value": f"{c.d_mlp}", "meaning": "hidden width of each MLP"},
-        {"setting": "context (block_size)", "value": f"{c.block_size:,}", "meaning": "most tokens read at once"},
-        {"setting": "vocabulary", "value": f"{c.vocab_size:,}", "meaning": "tokens the model can read and predict"},
-        {"setting": "tokenizer", "value": b.tokenizer.label, "meaning": f"name: {b.tokenizer.name}"},
+    rows = [
+        ("layers (n_layer)", c.n_layer, "transformer blocks, applied in turn"),
+        ("heads (n_head)", c.n_head, "attention heads per layer"),
+        ("d_model (n_embd)", c.n_embd, "length of every token's vector"),
+        ("d_head", c.d_head, "d_model / n_head: each head's query, key and value size"),
+        ("d_mlp", c.d_mlp, "hidden width of each MLP"),
+        ("context (block_size)", c.block_size, "most tokens read at once"),
+        ("vocabulary", c.vocab_size, "tokens the model can read and predict"),
+    ]
+    return [{"setting": s, "value": f"{v:,}", "meaning": m} for s, v, m in rows] + [
+        {"setting": "tokenizer", "value": b.tokenizer.label, "meaning": f"name: {b.tokenizer.name}"}
     ]
 
 

@@ -1,7 +1,7 @@
 """Cached model and forward pass, and the session state every page shares.
 
 The model is one object per weights folder (``st.cache_resource``); the forward pass over a
-prompt is cached per (weights, prompt text) with ``st.cache_data``, so a page switch or a
+prompt is cached per (weights, prompt text) with a bounded ``st.cache_resource``, so a page switch or a
 picker change never reruns the model. Nothing here is stored at module level.
 """
 
@@ -26,6 +26,21 @@ MODELS = {
 LOAD_ERRORS = (gpt_core.ModelNotAvailable, gpt_core.CheckpointError, OSError, ValueError)
 
 
+def configure_torch() -> None:
+    """One CPU thread per tensor operation unless $GPT_EXPLAINER_TORCH_THREADS says otherwise.
+
+    Every browser session runs in its own thread of one server process; with torch's default of
+    one thread per core, two sessions computing at once oversubscribe the cores and both slow down
+    several-fold on a 2-core machine. One thread per operation lets sessions run side by side.
+    """
+    import torch
+
+    wanted = os.environ.get("GPT_EXPLAINER_TORCH_THREADS", "1")
+    n = int(wanted) if wanted.isdigit() and int(wanted) > 0 else 1
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 def widget_key(page: str, name: str) -> str:
     """Key of a page's widget, prefixed with the page so pages never share one by accident."""
     return f"{page}.{name}"
@@ -44,9 +59,11 @@ def load_bundle(src: str) -> gpt_core.ModelBundle:
     return gpt_core.load_model(src)
 
 
-@st.cache_data(max_entries=32, show_spinner="Running the model on your text…")
+# cache_resource, not cache_data: a run holds tens of MB of activations, and cache_data would
+# pickle and unpickle all of it on every rerun. A PromptRun is frozen and only ever read.
+@st.cache_resource(max_entries=16, show_spinner="Running the model on your text…")
 def prompt_run(src: str, text: str) -> PromptRun | None:
-    """One forward pass of model ``src`` over ``text``: tokens, last logits and every activation."""
+    """One forward pass of model ``src`` over ``text``: tokens, last logits and every activation (read-only)."""
     return run_prompt(load_bundle(src), text)
 
 
@@ -66,9 +83,11 @@ def on_model_change() -> None:
         gpt_core.find_weights(source(wanted))
     except gpt_core.ModelNotAvailable as e:
         set_notice("info", f"{e} Still using: {MODELS[active_model()]}.")
+        st.session_state["model.wanted"] = wanted  # the weights panel opens to offer the download
         st.session_state["model"] = active_model()
         return
     st.session_state.pop("model.notice", None)
+    st.session_state.pop("model.wanted", None)
     st.session_state["model.previous"] = active_model()
     st.session_state["model.active"] = wanted
 
@@ -82,7 +101,8 @@ def load_active() -> gpt_core.ModelBundle | None:
     try:
         return load_bundle(source(name))
     except LOAD_ERRORS as e:
-        set_notice("error", f"{MODELS.get(name, name)} could not be loaded: {e}")
+        hint = " It is made with `python -m gpt_core.train` (see its --help)." if name == "default" else ""
+        set_notice("error", f"{MODELS.get(name, name)} could not be loaded: {e}{hint}")
         previous = st.session_state.pop("model.previous", None)
         if previous is None or previous == name:
             return None
@@ -91,11 +111,11 @@ def load_active() -> gpt_core.ModelBundle | None:
 
 
 def bundle_or_stop() -> gpt_core.ModelBundle:
-    """The active model; if it cannot be loaded, say why on the page and stop it."""
+    """The active model; if it cannot be loaded, say so on the page and stop it."""
     try:
         return load_bundle(source(active_model()))
-    except LOAD_ERRORS as e:
-        st.error(f"No model is loaded: {e}")
+    except LOAD_ERRORS:
+        st.error("No model is loaded, so this page has nothing to show; the sidebar says why.")
         st.stop()
 
 

@@ -27,7 +27,7 @@ def sections(page: str, lang: str = FALLBACK) -> dict[str, str]:
             raise FileNotFoundError(f"No text for page {page!r}: {path} is missing.")
         return base
     parts = _MARKER.split(path.read_text(encoding="utf-8"))
-    found = {"intro": parts[0].strip()} | {k: v.strip() for k, v in zip(parts[1::2], parts[2::2])}
+    found = {"intro": parts[0].strip()} | {k: v.strip() for k, v in zip(parts[1::2], parts[2::2], strict=True)}
     return base | {k: v for k, v in found.items() if v}
 
 

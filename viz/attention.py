@@ -52,7 +52,9 @@ def attention_heatmap(
     side = min(860, 260 + 11 * z.shape[0])
     fig.update_layout(
         title=title, height=side, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        xaxis=dict(title="key: the earlier token being looked at", tickangle=-60, side="bottom"),
-        yaxis=dict(title="query: the token doing the looking", autorange="reversed"),
+        xaxis=dict(title="key: the earlier token being looked at", tickangle=-60, showgrid=False, dtick=1,
+                   tickfont=dict(size=10)),
+        yaxis=dict(title="query: the token doing the looking", autorange="reversed", showgrid=False, dtick=1,
+                   tickfont=dict(size=10)),
     )
     return fig

@@ -28,15 +28,15 @@ def _checked(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 def param_rows(counts: Mapping[str, int], tied: bool) -> list[dict]:
-    """Table rows (component, parameters, share of total), the head marked when it is tied."""
+    """Table rows (component, parameters as text, share of total), the head marked when it is tied."""
     parts, total = _checked(counts), int(counts["total"])
     rows = []
     for key, n in parts.items():
         name = COMPONENTS[key]
         if key == "head" and tied:
-            name += " (tied: reuses the token embedding matrix, so adds none)"
-        rows.append({"component": name, "parameters": n, "share": f"{n / total:.1%}"})
-    rows.append({"component": "Total", "parameters": total, "share": "100.0%"})
+            name += " (tied to the token embedding)"
+        rows.append({"component": name, "parameters": f"{n:,}", "share": f"{n / total:.1%}"})
+    rows.append({"component": "Total", "parameters": f"{total:,}", "share": "100.0%"})
     return rows
 
 
@@ -73,7 +73,7 @@ def block_dot(n_head: int, d_model: int, d_mlp: int, context: int) -> str:
         "ln1": "LayerNorm",
         "qkv": f"QKV projection\\nLinear {d_model} → {3 * d_model}",
         "split": f"split into {n_head} heads\\nQ, K, V each {heads}",
-        "attn": f"softmax(QKᵀ / √{d_head} + M) V\\nper head; M = causal mask",
+        "attn": f"softmax(QKᵀ / √d_k + M) V, d_k = {d_head}\\nin each head; M = causal mask",
         "concat": "concatenate heads",
         "proj": f"output projection\\nLinear {d_model} → {d_model}",
         "add1": "+",

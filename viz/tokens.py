@@ -33,17 +33,25 @@ def _chip_body(token: str) -> str:
     return "".join(out)
 
 
-def chips_html(tokens: Sequence[str], ids: Sequence[int], first_position: int = 0) -> str:
-    """One chip per token, neighbours in different colours, id and position on hover.
+def chips_html(
+    tokens: Sequence[str], ids: Sequence[int], raw: Sequence[bytes] | None = None, first_position: int = 0
+) -> str:
+    """One chip per token, neighbours in different colours, position and id on hover.
 
-    A chip that ends a line is followed by a line break, so the chips keep the text's layout.
+    ``raw`` (each token's bytes) adds the bytes to the hover text of tokens that are only part
+    of a UTF-8 character, which show as �. A chip that ends a line is followed by a line break,
+    so the chips keep the text's layout.
     """
-    if len(tokens) != len(ids):
-        raise ValueError(f"chips_html needs one id per token: got {len(tokens)} tokens and {len(ids)} ids.")
+    if len(tokens) != len(ids) or (raw is not None and len(raw) != len(ids)):
+        raise ValueError(f"chips_html needs one id (and byte string) per token: got {len(tokens)} tokens, "
+                         f"{len(ids)} ids.")
     chips = []
-    for i, (tok, tid) in enumerate(zip(tokens, ids)):
+    for i, (tok, tid) in enumerate(zip(tokens, ids, strict=True)):
         colour = PALETTE[i % len(PALETTE)]
-        title = html.escape(f"position {first_position + i} · token id {int(tid)}", quote=True)
+        hover = f"position {first_position + i} · token id {int(tid)}"
+        if raw is not None and "\ufffd" in tok:
+            hover += f" · bytes {raw[i].hex(' ')} (part of a character)"
+        title = html.escape(hover, quote=True)
         style = (
             f"background:{_rgba(colour, 0.22)};border-bottom:3px solid {colour};border-radius:4px;"
             "padding:1px 3px;margin:2px 1px;display:inline-block;white-space:pre"
@@ -58,5 +66,5 @@ def chips_html(tokens: Sequence[str], ids: Sequence[int], first_position: int = 
 
 
 def axis_labels(tokens: Sequence[str], first_position: int = 0) -> list[str]:
-    """Unique, escaped axis labels "position · token" (plotly merges equal category labels)."""
-    return [html.escape(f"{first_position + i} · {visible(t)}") for i, t in enumerate(tokens)]
+    """Unique, escaped axis labels "#position token" (plotly merges equal category labels)."""
+    return [html.escape(f"#{first_position + i} {visible(t)}") for i, t in enumerate(tokens)]

@@ -1,0 +1,199 @@
+"""Session glue of the Training page: this session's run, its Start/Stop callbacks, the server-wide cap.
+
+How the page stays live: the run lives in ``st.session_state`` and is advanced a short chunk of steps
+(about ``CHUNK_S`` seconds) per rerun of an ``st.fragment(run_every=...)``. Nothing trains between
+reruns, so no run can outlive its session: closing the tab stops training at once, leaving the page
+ends the run (``end_if_left``, called by app.py), and Stop is a callback that finishes it. A background
+thread per session would need its own stop and clean-up path for every way a session can end; the
+chunked loop needs none.
+
+The chunks themselves are computed on one shared worker thread limited to one torch thread
+(``gpt_core.live_training.TrainingWorker``): all runs together use at most one core, and the thread
+count of the rest of the app is left as it was.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from pathlib import Path
+
+import streamlit as st
+
+import gpt_core
+from gpt_core.live_training import (
+    MAX_STEPS,
+    PRESETS,
+    TOKENIZER,
+    History,
+    LiveRun,
+    TextError,
+    TextProblem,
+    TrainingWorker,
+    check_text,
+)
+from ui import state
+from ui.text import section
+
+PAGE = "training"
+PAGE_PATH = "training"  # the page's url path, see app.py
+SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "corpus" / "tiny_shakespeare_excerpt.txt"
+CHUNK_S = 0.3  # training time per rerun: short, so Stop and other sessions never wait long
+RERUN_EVERY_S = 0.5
+MAX_CONCURRENT = 3  # runs training at once on this server (each is one session's)
+MIN_STEPS = 10
+DEFAULTS = {"corpus": "shipped", "own": "", "preset": "small", "steps": PRESETS["small"].default_steps,
+            "prompt": "HELENA.", "head": "auto"}
+
+
+def key(name: str) -> str:
+    return state.widget_key(PAGE, name)
+
+
+def text(name: str, **values) -> str:
+    """A section of the page text with its {placeholders} filled in."""
+    return section(PAGE, name).format(**values)
+
+
+def labels() -> dict[str, str]:
+    """Short UI strings (widget labels, legend names) from the page text's "labels" section."""
+    return dict(line.split(": ", 1) for line in section(PAGE, "labels").splitlines() if ": " in line)
+
+
+def init_defaults() -> None:
+    for name, value in DEFAULTS.items():
+        st.session_state.setdefault(key(name), value)
+
+
+def tokenizer() -> gpt_core.Tokenizer:
+    return gpt_core.get_tokenizer(TOKENIZER)
+
+
+@st.cache_data(max_entries=1)
+def shipped_text() -> str:
+    return SHIPPED.read_text(encoding="utf-8")
+
+
+@st.cache_data(max_entries=1)
+def shipped_tokens() -> int:
+    return len(tokenizer().encode(shipped_text()))
+
+
+class _Registry:
+    """The runs of every session (weakly held, so a session that ends takes its run with it)."""
+
+    def __init__(self) -> None:
+        self._runs: weakref.WeakSet[LiveRun] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def active(self) -> int:
+        with self._lock:
+            return sum(1 for r in self._runs if r.running and not r.overdue)
+
+    def start(self, make) -> LiveRun | None:
+        """``make()``'s run, registered; None when MAX_CONCURRENT runs are training already."""
+        with self._lock:
+            if sum(1 for r in self._runs if r.running and not r.overdue) >= MAX_CONCURRENT:
+                return None
+            run = make()
+            self._runs.add(run)
+            return run
+
+
+@st.cache_resource
+def registry() -> _Registry:
+    return _Registry()
+
+
+@st.cache_resource
+def worker() -> TrainingWorker:
+    return TrainingWorker()
+
+
+def advance(run: LiveRun) -> bool:
+    """Train this session's run for one chunk on the worker thread; True while it goes on."""
+    return worker().call(run.advance, CHUNK_S)
+
+
+def current() -> LiveRun | None:
+    """This session's run while it trains."""
+    return st.session_state.get(key("run"))
+
+
+def history() -> History | None:
+    """What the session's run (training or finished) has recorded."""
+    run = current()
+    return run.history if run is not None else st.session_state.get(key("history"))
+
+
+def corpus_text() -> str:
+    return shipped_text() if st.session_state[key("corpus")] == "shipped" else st.session_state[key("own")]
+
+
+def on_preset_change() -> None:
+    st.session_state[key("steps")] = PRESETS[st.session_state[key("preset")]].default_steps
+
+
+# --- callbacks (they run before the page is drawn again) --------------------------------------
+def start() -> None:
+    """Start callback: check the text, then start this session's one run (replacing the last one's charts)."""
+    s = st.session_state
+    s.pop(key("problem"), None)
+    if current() is not None:
+        return
+    preset, steps = PRESETS[s[key("preset")]], int(s[key("steps")])
+    if not MIN_STEPS <= steps <= MAX_STEPS:
+        s[key("problem")] = text("problem_steps", low=MIN_STEPS, high=MAX_STEPS)
+        return
+    corpus = corpus_text()
+    problem = check_text(corpus, tokenizer(), preset)
+    if problem is not None:
+        s[key("problem")] = problem_message(problem)
+        return
+    try:
+        run = registry().start(lambda: worker().call(LiveRun, corpus, preset, steps, tokenizer(),
+                                                     s[key("prompt")] or "\n"))
+    except TextError as e:
+        s[key("problem")] = problem_message(e.problem)
+        return
+    if run is None:
+        s[key("problem")] = text("problem_busy", active=registry().active())
+        return
+    s.pop(key("history"), None)
+    s[key("run")] = run
+
+
+def stop() -> None:
+    """Stop callback: end the run now (the last state is measured) and free its model."""
+    run = current()
+    if run is not None:
+        worker().call(run.stop)
+        finish()
+
+
+def finish() -> None:
+    """Keep only the finished run's history: the model and optimizer go with the run."""
+    run = st.session_state.pop(key("run"), None)
+    if run is not None:
+        run.release()
+        st.session_state[key("history")] = run.history
+
+
+def end_if_left(url_path: str) -> None:
+    """Called by app.py on every page: a run ends as soon as its session shows another page."""
+    if url_path != PAGE_PATH and current() is not None:
+        finish()
+
+
+def chosen_head(h: History, choice: str) -> tuple[int, int]:
+    """(layer, head) of the head picker's choice: "auto" or "layer.head" (0-based)."""
+    if choice == "auto":
+        return h.best_induction_head()
+    layer, head = choice.split(".")
+    return int(layer), int(head)
+
+
+def problem_message(problem: TextProblem) -> str:
+    chars_needed = round(problem.limit * len(shipped_text()) / max(1, shipped_tokens()), -2)
+    return text("problem_" + problem.kind, chars=problem.chars, limit=problem.limit, tokens=problem.tokens,
+                chars_needed=int(chars_needed))

@@ -1,0 +1,73 @@
+"""Figures of the Uses page: the model's answer after its prompt, and where the answer looked."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .tokens import visible
+
+MAX_KEYS = 96  # most key columns one heatmap shows before its labels stop being legible
+
+
+def _shown(token: str) -> str:
+    """Escaped token text; a line break also shows a dimmed ↵, so an answer that is only line breaks is seen."""
+    return html.escape(token).replace("\n", '<span class="nl" style="opacity:0.5">↵</span>\n')
+
+
+def answer_html(prompt_tail: str, cut: bool, answer_tokens: Sequence[str]) -> str:
+    """The end of the prompt in grey, then the model's answer, every token in its own span (all escaped).
+
+    ``cut`` marks that the shown prompt is only its end.
+    """
+    start = "…" if cut else ""
+    spans = "".join(
+        f'<span class="ans" title="answer token {i + 1}">{_shown(t)}</span>' for i, t in enumerate(answer_tokens)
+    )
+    if not answer_tokens:
+        spans = '<span class="ans-empty">∅</span>'
+    return (
+        '<div class="uses-answer" style="white-space:pre-wrap;font-family:ui-monospace,SFMono-Regular,Menlo,'
+        'Consolas,monospace;font-size:0.95rem;line-height:1.7;border:1px solid rgba(128,128,128,0.35);'
+        'border-radius:6px;padding:0.6rem 0.8rem">'
+        f'<span class="prompt" style="opacity:0.55">{html.escape(start + prompt_tail)}</span>'
+        '<span style="background:rgba(0,114,178,0.18);border-bottom:2px solid #0072B2">'
+        f"{spans}</span></div>"
+    )
+
+
+def answer_attention_figure(rows, key_tokens: Sequence[str], answer_tokens: Sequence[str], n_prompt: int,
+                            first_key: int = 0, title: str = "") -> go.Figure:
+    """Heatmap: one row per answer token (the position that chose it), one column per key shown.
+
+    ``rows`` is (answer, keys) over keys ``first_key`` .. ``first_key + len(key_tokens) - 1``; row i was
+    computed at position n_prompt - 1 + i, so keys after it are masked (blank). A line marks where the
+    prompt ends.
+    """
+    a = np.asarray(rows, dtype=float)
+    if a.ndim != 2 or a.shape != (len(answer_tokens), len(key_tokens)):
+        raise ValueError(f"rows must be ({len(answer_tokens)} answer tokens, {len(key_tokens)} keys); got {a.shape}.")
+    z = a.round(4)
+    for i in range(z.shape[0]):
+        z[i, max(0, n_prompt + i - first_key):] = np.nan  # keys after the position that chose token i
+    x = [html.escape(f"#{first_key + j} {visible(t)}") for j, t in enumerate(key_tokens)]
+    y = [html.escape(f"{i + 1}. {visible(t)}") for i, t in enumerate(answer_tokens)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=x, y=y, colorscale="Viridis", zmin=0, zmax=float(np.nanmax(z)) if np.isfinite(z).any() else 1.0,
+        hoverongaps=False, colorbar=dict(title="weight"),
+        hovertemplate="choosing %{y}<br>looks at %{x}<br>weight %{z:.3f}<extra></extra>",
+    ))
+    boundary = n_prompt - first_key - 0.5
+    if 0 < boundary < len(key_tokens):
+        fig.add_vline(x=boundary, line=dict(color="#D55E00", width=2), annotation_text="answer starts",
+                      annotation_position="top")
+    fig.update_layout(
+        title=title, height=min(900, 200 + 22 * len(answer_tokens)), margin=dict(l=10, r=10, t=50, b=10),
+        xaxis=dict(title="key: the token being looked at", tickangle=-60, dtick=1, tickfont=dict(size=10),
+                   showgrid=False),
+        yaxis=dict(title="answer token being chosen", autorange="reversed", dtick=1, showgrid=False),
+    )
+    return fig
