@@ -19,10 +19,11 @@ cfg = preset.config
 # --- what to train on, and how big ------------------------------------------------------------
 left, right = st.columns(2, gap="large")
 with left:
-    st.radio(LAB["corpus"], ["shipped", "own"], format_func=LAB.get, key=k("corpus"), horizontal=True,
-             disabled=busy)
-    if st.session_state[k("corpus")] == "shipped":
-        st.caption(text("shipped", chars=len(tr.shipped_text()), tokens=tr.shipped_tokens()))
+    corpus = st.radio(LAB["corpus"], ["shipped", "plays", "own"], format_func=LAB.get, key=k("corpus"),
+                      horizontal=True, disabled=busy)
+    if corpus != "own":
+        chars, tokens = tr.shipped_size(corpus)
+        st.caption(text(corpus, chars=chars, tokens=tokens))
     else:
         st.text_area(LAB["own_text"], key=k("own"), height=150, max_chars=lt.MAX_TEXT_CHARS, disabled=busy)
         st.caption(text("own_help", limit=lt.MAX_TEXT_CHARS, tokens=lt.min_tokens(preset)))
@@ -43,7 +44,8 @@ b2.button(LAB["stop"], on_click=tr.stop, disabled=not busy, icon=":material/stop
           key=k("stop_button"))
 if st.session_state.get(k("problem")):
     st.error(st.session_state[k("problem")])
-st.caption(text("limits", minutes=lt.MAX_TRAIN_S / 60, max_steps=lt.MAX_STEPS, concurrent=tr.MAX_CONCURRENT))
+st.caption(text("limits", minutes=lt.MAX_TRAIN_S / 60, max_steps=lt.MAX_STEPS, memory=lt.MAX_RUN_MB,
+                 concurrent=tr.MAX_CONCURRENT))
 
 
 # --- the run: a chunk of steps per rerun of this fragment, then everything redrawn -------------
@@ -90,7 +92,8 @@ def live() -> None:
                     width="stretch", key=k("snapshots_fig"))
     st.markdown(section(PAGE, "scores"))
     score_labels = LAB | {"x": LAB["scores_x"], "y": LAB["scores_y"]}
-    st.plotly_chart(vt.scores_figure(steps, prev, ind, [float(s.max()) for s in h.induction], lt.chance_scores(),
+    st.plotly_chart(vt.scores_figure(steps, prev, ind, [float(s.max()) for s in h.previous_token],
+                                     [float(s.max()) for s in h.induction], lt.chance_scores(),
                                      [s.step for s in h.snapshots], h.max_steps, score_labels),
                     width="stretch", key=k("scores_fig"))
 

@@ -30,8 +30,8 @@ from .training import Split, TrainConfig, estimate_loss, make_splits, sample_tex
 TOKENIZER = "shakespeare_bpe"  # the shipped 1,024-token byte-level BPE: any text encodes
 MAX_TEXT_CHARS = 200_000  # pasted text
 MAX_TRAIN_S = 180.0  # wall-clock budget of one run
-MAX_STEPS = 3000
-MAX_RUN_MB = 160  # memory budget of one run (estimated from shapes, see LivePreset.memory_mb)
+MAX_STEPS = 10_000  # the time budget usually ends a run first
+MAX_RUN_MB = 200  # memory budget of one run, checked on LivePreset.memory_mb (estimated from shapes)
 VAL_FRACTION = 0.1
 PROBE_N = 32  # the probe sequence is 32 random tokens, then the same 32 again (64 positions)
 PROBE_SEED = 0
@@ -52,7 +52,7 @@ class LivePreset:
     config: GPTConfig
     batch_size: int
     lr: float
-    default_steps: int  # about a minute on a 2-core laptop CPU (bench/training_page.py)
+    default_steps: int  # about a minute on one core (bench/training_page.py)
 
     @property
     def seq_len(self) -> int:
@@ -75,10 +75,11 @@ class LivePreset:
     def memory_mb(self) -> float:
         """Estimated peak memory of a training step, from shapes (float32): weights, gradients and
         AdamW's two moments (4 copies of the parameters), plus the activations kept for backward."""
-        c, B, T = self.config, self.batch_size, self.seq_len
-        per_layer = B * T * (16 * c.n_embd + 3 * c.n_head * T)  # ln, qkv, mlp; scores, mask, pattern
-        logits = 3 * B * T * c.vocab_size  # logits, log-softmax and their gradient
-        return 4 * (4 * self.n_params + c.n_layer * per_layer + logits) / 2**20
+        c, tokens = self.config, self.batch_size * self.seq_len
+        # per token and layer: 2 LayerNorms (in, out), q k v, attention out, projection, MLP 4d + 4d, MLP out
+        per_layer = 18 * c.n_embd
+        ends = 4 * c.n_embd + 3 * c.vocab_size  # embeddings, final LayerNorm; logits, log-softmax, gradient
+        return 4 * (4 * self.n_params + tokens * (c.n_layer * per_layer + ends)) / 2**20
 
 
 def _preset(name: str, n_layer: int, n_head: int, n_embd: int, block: int, batch: int, lr: float,
@@ -90,9 +91,9 @@ def _preset(name: str, n_layer: int, n_head: int, n_embd: int, block: int, batch
 PRESETS: dict[str, LivePreset] = {
     p.name: p
     for p in [
-        _preset("tiny", 1, 2, 32, 64, 16, 1e-2, 600),
-        _preset("small", 2, 4, 64, 64, 16, 5e-3, 400),
-        _preset("medium", 3, 4, 128, 128, 16, 3e-3, 150),
+        _preset("tiny", 1, 2, 32, 64, 16, 1e-2, 6000),
+        _preset("small", 2, 4, 64, 64, 16, 5e-3, 2500),
+        _preset("medium", 3, 4, 128, 128, 16, 3e-3, 400),
     ]
 }
 
@@ -175,10 +176,12 @@ class History:
         pace = self.elapsed_s / self.step
         return min((self.max_steps - self.step) * pace, max(0.0, MAX_TRAIN_S - self.elapsed_s))
 
-    def best_induction_head(self) -> tuple[int, int]:
-        """(layer, head) with the highest induction score at the latest measurement."""
-        latest = self.induction[-1]
-        layer, head = np.unravel_index(int(np.argmax(latest)), latest.shape)
+    def most_specialised_head(self) -> tuple[int, int]:
+        """(layer, head) furthest above even attention at the latest measurement: the largest of its
+        previous-token and induction scores, each divided by what even attention scores."""
+        chance_prev, chance_ind = chance_scores(PROBE_N)
+        ratio = np.maximum(self.previous_token[-1] / chance_prev, self.induction[-1] / chance_ind)
+        layer, head = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
         return int(layer), int(head)
 
     def score_series(self, layer: int, head: int) -> tuple[list[int], list[float], list[float]]:
@@ -195,14 +198,28 @@ def chance_scores(n: int = PROBE_N) -> tuple[float, float]:
     return float(previous_token_score(uniform)), float(induction_score(uniform, n))
 
 
+def _every(steps: int, times: int, least: int = 1) -> int:
+    """An interval that comes about ``times`` times in ``steps`` steps. Rounded up, so the last regular
+    eval, sample or snapshot never falls just before the one taken at the end."""
+    return max(least, math.ceil(steps / times))
+
+
 class LiveRun:
     """One training run on its own model, advanced a chunk at a time. Not shared between sessions."""
 
-    def __init__(self, text: str, preset: LivePreset, steps: int, tokenizer: Tokenizer, sample_prompt: str = "\n",
-                 seed: int = 1337, time_limit_s: float = MAX_TRAIN_S):
-        problem = check_text(text, tokenizer, preset)
-        if problem is not None:
-            raise TextError(problem)
+    def __init__(self, text: str | tuple[Split, Split], preset: LivePreset, steps: int, tokenizer: Tokenizer,
+                 sample_prompt: str = "\n", seed: int = 1337, time_limit_s: float = MAX_TRAIN_S):
+        """``text``: the user's text (checked, then split and tokenized), or the (train, validation)
+        splits of a shipped corpus, made once and shared read-only (batches only index them)."""
+        if isinstance(text, str):
+            problem = check_text(text, tokenizer, preset)
+            if problem is not None:
+                raise TextError(problem)
+            train_split, val_split = make_splits(text, tokenizer, VAL_FRACTION)
+        else:
+            train_split, val_split = text
+            if min(train_split.ids.numel(), val_split.ids.numel()) < preset.seq_len + 2:
+                raise ValueError(f"each split needs more than {preset.seq_len + 1} tokens")
         if not 1 <= steps <= MAX_STEPS:
             raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
         if preset.memory_mb > MAX_RUN_MB:
@@ -211,15 +228,14 @@ class LiveRun:
         self._lock = threading.RLock()
         self._stop_requested = False
         self._tokenizer = tokenizer
-        train_split, val_split = make_splits(text, tokenizer, VAL_FRACTION)
+        prompt = tokenizer.decode(tokenizer.encode(sample_prompt)) or "\n"  # the text the model will see
         self._cfg = TrainConfig(
             max_steps=steps, batch_size=preset.batch_size, seq_len=preset.seq_len, lr=preset.lr,
-            min_lr=preset.lr / 10, warmup_steps=max(1, min(50, steps // 10)), eval_interval=max(5, steps // N_EVALS),
-            eval_batches=EVAL_BATCHES, sample_interval=max(5, steps // N_SAMPLES), sample_prompt=sample_prompt or "\n",
+            min_lr=preset.lr / 10, warmup_steps=max(1, min(50, steps // 10)), eval_interval=_every(steps, N_EVALS, 5),
+            eval_batches=EVAL_BATCHES, sample_interval=_every(steps, N_SAMPLES, 5), sample_prompt=prompt,
             sample_tokens=SAMPLE_TOKENS, seed=seed,
         )
-        self._probe_every = max(1, steps // N_PROBES)
-        self._snapshot_every = max(1, steps // N_SNAPSHOTS)
+        self._probe_every, self._snapshot_every = _every(steps, N_PROBES), _every(steps, N_SNAPSHOTS)
         exclude = {tokenizer.eot_token} if tokenizer.eot_token is not None else None
         probe = repeated_random_tokens(preset.config.vocab_size, PROBE_N, PROBE_SEED, exclude=exclude)
         self.history = History(preset.name, steps, train_split.ids.numel(), val_split.ids.numel(),
@@ -277,9 +293,11 @@ class LiveRun:
         if not self._lock.acquire(blocking=False):  # another rerun of the same session is advancing it
             return self.running
         try:
-            t0 = time.perf_counter()
-            while self.running and time.perf_counter() - t0 < budget_s:
-                self._handle(next(self._events))
+            t0, stepped = time.perf_counter(), False
+            while self.running and (not stepped or time.perf_counter() - t0 < budget_s):
+                event = next(self._events)
+                self._handle(event)
+                stepped = stepped or event.kind == "step"
             self.history.compute_s += time.perf_counter() - t0
             self.history.elapsed_s = time.perf_counter() - self._started
         finally:

@@ -88,8 +88,10 @@ def test_snapshots_are_real_attention_patterns_of_the_probe_sequence(finished):
     assert p.shape == (1, 2, 2 * lt.PROBE_N, 2 * lt.PROBE_N)
     np.testing.assert_allclose(p.sum(-1), 1, atol=5e-3)  # each row is a softmax (stored as float16)
     assert np.all(np.triu(p[0, 0], k=1) == 0)  # the causal mask
-    layer, head = h.best_induction_head()
-    assert h.induction[-1][layer, head] == h.induction[-1].max()
+    layer, head = h.most_specialised_head()
+    chance_prev, chance_ind = lt.chance_scores()
+    ratio = np.maximum(h.previous_token[-1] / chance_prev, h.induction[-1] / chance_ind)
+    assert ratio[layer, head] == ratio.max()
 
 
 def test_a_finished_run_frees_its_model(finished):
@@ -134,8 +136,8 @@ def test_chance_scores_are_those_of_even_attention():
 
 # --- figures -------------------------------------------------------------------------------------
 LABELS = {"batch": "batch", "train": "train", "val": "val", "uniform": "uniform: ln {vocab} = {loss:.2f}", "x": "step",
-          "y": "loss", "previous": "prev", "induction": "ind", "best": "best", "chance_previous": "even {score:.2f}",
-          "chance_induction": "even {score:.2f}"}
+          "y": "loss", "previous": "prev", "induction": "ind", "best_previous": "best prev",
+          "best_induction": "best ind", "chance_previous": "even {score:.2f}", "chance_induction": "even {score:.2f}"}
 
 
 def test_loss_figure_spans_the_whole_run_and_marks_the_uniform_guess(finished):
@@ -163,10 +165,12 @@ def test_snapshots_figure_is_one_panel_per_snapshot_on_one_colour_scale(finished
 def test_scores_figure_shows_the_head_the_best_head_and_chance(finished):
     h = finished[0].history
     steps, prev, ind = h.score_series(0, 1)
-    fig = vt.scores_figure(steps, prev, ind, [float(s.max()) for s in h.induction], lt.chance_scores(),
-                           [s.step for s in h.snapshots], h.max_steps, LABELS)
+    fig = vt.scores_figure(steps, prev, ind, [float(s.max()) for s in h.previous_token],
+                           [float(s.max()) for s in h.induction], lt.chance_scores(), [s.step for s in h.snapshots],
+                           h.max_steps, LABELS)
     chance = lt.chance_scores()
-    assert [t.name for t in fig.data] == ["prev", "ind", "best", f"even {chance[0]:.2f}", f"even {chance[1]:.2f}"]
+    assert [t.name for t in fig.data] == ["prev", "ind", "best prev", "best ind", f"even {chance[0]:.2f}",
+                                          f"even {chance[1]:.2f}"]
     assert list(fig.data[0].y) == [round(v, 4) for v in prev]
     assert len(fig.layout.shapes) == len(h.snapshots)  # a faint line at each snapshot
 
@@ -193,3 +197,10 @@ def test_the_worker_trains_on_one_thread_and_leaves_the_rest_of_the_process_alon
         assert run.history.end_reason == "stopped"
     finally:
         worker.shutdown()
+
+
+@pytest.mark.parametrize("prompt,seen", [("a\ud800b", "a\ufffdb"), ("", "\n"), ("HELENA.", "HELENA.")])
+def test_the_sample_prompt_is_kept_as_the_text_the_model_sees(prompt, seen):
+    run = lt.LiveRun(TEXT, TINY, 10, TOK, prompt)
+    assert run.history.sample_prompt == seen
+    run.release()

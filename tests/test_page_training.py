@@ -18,7 +18,10 @@ def open_training() -> AppTest:
     return at.switch_page(PAGE).run()
 
 
-def start(at: AppTest, steps: int, preset: str = "tiny") -> AppTest:
+def start(at: AppTest, steps: int, preset: str = "tiny", corpus: str | None = "shipped") -> AppTest:
+    """Choose a corpus (None: leave it), a preset and a number of steps, and press Start."""
+    if corpus is not None:
+        at.radio(key="training.corpus").set_value(corpus).run()
     at.selectbox(key="training.preset").set_value(preset).run()
     at.number_input(key="training.steps").set_value(steps).run()
     return at.button(key="training.start_button").click().run()
@@ -100,7 +103,7 @@ def test_own_text_and_an_html_prompt_are_shown_as_text(tiny_model_dir):
     at.radio(key="training.corpus").set_value("own").run()
     at.text_area(key="training.own").set_value("<i>Sing</i> 你好 🌍, sing a song of sixpence.\n" * 120).run()
     at.text_input(key="training.prompt").set_value("<b>x</b>").run()
-    at = run_to_the_end(start(at, 10))
+    at = run_to_the_end(start(at, 10, corpus=None))
     assert not at.exception and not at.error
     samples = next(el.value for el in at.html if "tr-samples" in el.value)
     assert "&lt;b&gt;x&lt;/b&gt;" in samples and "<b>" not in samples
@@ -125,3 +128,15 @@ def test_choosing_a_head_redraws_its_snapshots(tiny_model_dir):
     expected = h.snapshots[-1].patterns[0, 1].astype(float).round(3)
     lower = np.tril_indices_from(expected)
     np.testing.assert_allclose(z_values(panels[-1])[lower], expected[lower], atol=1e-6)
+
+
+def test_all_the_plays_train_from_splits_made_once(tiny_model_dir):
+    from ui import training as tr
+
+    at = open_training()
+    assert at.radio(key="training.corpus").value == "plays"  # the default
+    assert "All 37 plays" in " ".join(c.value for c in at.caption)
+    at = run_to_the_end(start(at, 10, corpus=None))
+    assert not at.exception and not at.error
+    train_split, _ = tr.shipped_splits("plays")
+    assert at.session_state[HISTORY].n_train_tokens == train_split.ids.numel() > 1_000_000

@@ -25,6 +25,7 @@ from gpt_core.live_training import (
     MAX_STEPS,
     PRESETS,
     TOKENIZER,
+    VAL_FRACTION,
     History,
     LiveRun,
     TextError,
@@ -32,17 +33,19 @@ from gpt_core.live_training import (
     TrainingWorker,
     check_text,
 )
+from gpt_core.training import Split, make_splits
 from ui import state
 from ui.text import section
 
 PAGE = "training"
 PAGE_PATH = "training"  # the page's url path, see app.py
-SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "corpus" / "tiny_shakespeare_excerpt.txt"
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "assets" / "corpus"
+SHIPPED = {"shipped": CORPUS_DIR / "tiny_shakespeare_excerpt.txt", "plays": CORPUS_DIR / "shakespeare.txt"}
 CHUNK_S = 0.3  # training time per rerun: short, so Stop and other sessions never wait long
 RERUN_EVERY_S = 0.5
 MAX_CONCURRENT = 3  # runs training at once on this server (each is one session's)
 MIN_STEPS = 10
-DEFAULTS = {"corpus": "shipped", "own": "", "preset": "small", "steps": PRESETS["small"].default_steps,
+DEFAULTS = {"corpus": "plays", "own": "", "preset": "small", "steps": PRESETS["small"].default_steps,
             "prompt": "HELENA.", "head": "auto"}
 
 
@@ -69,14 +72,17 @@ def tokenizer() -> gpt_core.Tokenizer:
     return gpt_core.get_tokenizer(TOKENIZER)
 
 
-@st.cache_data(max_entries=1)
-def shipped_text() -> str:
-    return SHIPPED.read_text(encoding="utf-8")
+# cache_resource: the splits of a shipped text are made once and shared read-only by every run
+# (batches only index them); the whole plays are 2 M tokens, too many to copy per session.
+@st.cache_resource(max_entries=2, show_spinner="Cutting the text into tokens…")
+def shipped_splits(name: str) -> tuple[Split, Split]:
+    return make_splits(SHIPPED[name].read_text(encoding="utf-8"), tokenizer(), VAL_FRACTION)
 
 
-@st.cache_data(max_entries=1)
-def shipped_tokens() -> int:
-    return len(tokenizer().encode(shipped_text()))
+def shipped_size(name: str) -> tuple[int, int]:
+    """Characters and tokens of a shipped text."""
+    train_split, val_split = shipped_splits(name)
+    return train_split.n_chars + val_split.n_chars, train_split.ids.numel() + val_split.ids.numel()
 
 
 class _Registry:
@@ -126,8 +132,10 @@ def history() -> History | None:
     return run.history if run is not None else st.session_state.get(key("history"))
 
 
-def corpus_text() -> str:
-    return shipped_text() if st.session_state[key("corpus")] == "shipped" else st.session_state[key("own")]
+def corpus() -> str | tuple[Split, Split]:
+    """What to train on: the user's text, or the ready splits of a shipped text."""
+    name = st.session_state[key("corpus")]
+    return st.session_state[key("own")] if name == "own" else shipped_splits(name)
 
 
 def on_preset_change() -> None:
@@ -145,13 +153,13 @@ def start() -> None:
     if not MIN_STEPS <= steps <= MAX_STEPS:
         s[key("problem")] = text("problem_steps", low=MIN_STEPS, high=MAX_STEPS)
         return
-    corpus = corpus_text()
-    problem = check_text(corpus, tokenizer(), preset)
+    data = corpus()
+    problem = check_text(data, tokenizer(), preset) if isinstance(data, str) else None
     if problem is not None:
         s[key("problem")] = problem_message(problem)
         return
     try:
-        run = registry().start(lambda: worker().call(LiveRun, corpus, preset, steps, tokenizer(),
+        run = registry().start(lambda: worker().call(LiveRun, data, preset, steps, tokenizer(),
                                                      s[key("prompt")] or "\n"))
     except TextError as e:
         s[key("problem")] = problem_message(e.problem)
@@ -188,12 +196,13 @@ def end_if_left(url_path: str) -> None:
 def chosen_head(h: History, choice: str) -> tuple[int, int]:
     """(layer, head) of the head picker's choice: "auto" or "layer.head" (0-based)."""
     if choice == "auto":
-        return h.best_induction_head()
+        return h.most_specialised_head()
     layer, head = choice.split(".")
     return int(layer), int(head)
 
 
 def problem_message(problem: TextProblem) -> str:
-    chars_needed = round(problem.limit * len(shipped_text()) / max(1, shipped_tokens()), -2)
+    chars, tokens = shipped_size("shipped")
+    chars_needed = round(problem.limit * chars / tokens, -2)  # at the shipped excerpt's characters per token
     return text("problem_" + problem.kind, chars=problem.chars, limit=problem.limit, tokens=problem.tokens,
                 chars_needed=int(chars_needed))

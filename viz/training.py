@@ -83,18 +83,20 @@ def snapshots_figure(patterns: Sequence[np.ndarray], titles: Sequence[str], n: i
 
 
 def scores_figure(steps: Sequence[int], previous: Sequence[float], induction: Sequence[float],
-                  best_induction: Sequence[float], chance: tuple[float, float], snapshot_steps: Sequence[int],
-                  max_steps: int, labels: dict[str, str]) -> go.Figure:
-    """One head's previous-token and induction scores over training, the best induction score of any head
-    (dashed), what uniform attention would score (dotted), and the snapshot steps (faint vertical lines).
+                  best_previous: Sequence[float], best_induction: Sequence[float], chance: tuple[float, float],
+                  snapshot_steps: Sequence[int], max_steps: int, labels: dict[str, str]) -> go.Figure:
+    """One head's previous-token and induction scores over training, the best of each over every head
+    (dashed), what even attention would score (dotted), and the snapshot steps (faint vertical lines).
 
     chance: (previous-token, induction) scores of a head that spreads its attention evenly.
-    labels: names for "previous", "induction", "best", "chance_previous", "chance_induction", "x", "y".
+    labels: names for "previous", "induction", "best_previous", "best_induction", "chance_previous",
+    "chance_induction", "x", "y".
     """
-    _check_lengths(steps=steps, previous=previous, induction=induction, best_induction=best_induction)
+    _check_lengths(steps=steps, previous=previous, induction=induction, best_previous=best_previous,
+                   best_induction=best_induction)
     fig = go.Figure()
     series = [("previous", previous, GREEN, "solid"), ("induction", induction, ORANGE, "solid"),
-              ("best", best_induction, ORANGE, "dash")]
+              ("best_previous", best_previous, GREEN, "dash"), ("best_induction", best_induction, ORANGE, "dash")]
     for name, ys, colour, dash in series:
         fig.add_trace(go.Scatter(x=list(steps), y=[round(float(y), 4) for y in ys], mode="lines+markers",
                                  name=labels[name], line=dict(color=colour, width=2.5 if dash == "solid" else 1.5,
