@@ -29,10 +29,7 @@ st.title("Attention")
 st.markdown(section(PAGE))
 
 bundle = state.bundle_or_stop()
-run = state.current_run()
-if run is None:
-    st.info(section(PAGE, "empty"))
-    st.stop()
+run = state.run_or_stop(section(PAGE, "empty"))
 if run.truncated:
     st.warning(text("truncated", context=run.context, total=run.n_tokens_total, dropped=run.truncated,
                     kept=len(run.ids)))

@@ -15,10 +15,7 @@ st.title("Embeddings")
 st.markdown(section(PAGE))
 
 bundle = state.bundle_or_stop()
-run = state.current_run()
-if run is None:
-    st.info(section(PAGE, "empty"))
-    st.stop()
+run = state.run_or_stop(section(PAGE, "empty"))
 
 src = state.source(state.active_model())
 model, tok, cfg = bundle.model, bundle.tokenizer, bundle.model.config

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--time-limit-min", type=float, default=None)
+    p.add_argument("--stop-after-step", type=int, default=None,
+                   help="end the run at this step while keeping the schedule of --max-steps (to replay a run that "
+                        "was stopped early)")
     p.add_argument("--name", default=None, help="display name stored in the checkpoint")
     p.add_argument("--trained-on", default=None, help="one line on the corpus, stored in the checkpoint")
     p.add_argument("--description", default=None, help="what the model is, stored in the checkpoint")
@@ -97,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     last_step, elapsed = start_step, 0.0
     bar = tqdm(total=cfg.max_steps, initial=start_step, unit="step", dynamic_ncols=True, mininterval=2.0)
     try:
-        for ev in train(model, train_split, val_split, cfg, tokenizer, start_step=start_step):
+        stop = (lambda: last_step >= args.stop_after_step) if args.stop_after_step else None
+        for ev in train(model, train_split, val_split, cfg, tokenizer, should_stop=stop, start_step=start_step):
             last_step, elapsed = ev.step, ev.elapsed_s
             if ev.kind == "step":
                 bar.update(1)

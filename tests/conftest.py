@@ -106,3 +106,12 @@ def page(browser):
     p = context.new_page()
     yield p
     context.close()
+
+
+def type_prompt(page, text: str) -> None:
+    """Type ``text`` into the sidebar prompt, apply it, and wait for the app to finish rerunning."""
+    box = page.get_by_role("textbox", name="Your text")
+    box.fill(text)
+    box.press("Control+Enter")
+    page.wait_for_timeout(300)
+    page.wait_for_selector(READY, timeout=30_000)

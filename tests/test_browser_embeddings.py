@@ -2,21 +2,13 @@
 
 import re
 
-from conftest import READY
-
-
-def _type_prompt(page, text: str) -> None:
-    box = page.get_by_role("textbox", name="Your text")
-    box.fill(text)
-    box.press("Control+Enter")
-    page.wait_for_timeout(300)
-    page.wait_for_selector(READY, timeout=30_000)
+from conftest import READY, type_prompt
 
 
 def test_embeddings_page_draws_every_section_and_hover_shows_values(app_url, page):
     page.goto(app_url + "/embeddings")
     page.wait_for_selector(READY, timeout=60_000)
-    _type_prompt(page, "KING.\nWhat say you, <b>lords</b>?")
+    type_prompt(page, "KING.\nWhat say you, <b>lords</b>?")
 
     assert page.locator('[data-testid="stException"]').count() == 0
     charts = page.locator('[data-testid="stPlotlyChart"]')

@@ -14,6 +14,7 @@ from gpt_core import attention_math as am
 from gpt_core.cache import ActivationCache
 from gpt_core.model import GPT
 from ui import state
+from ui import text as ui_text
 from ui.text import section
 from viz import attention_grid as ag
 from viz.tokens import axis_labels, visible
@@ -28,13 +29,11 @@ def key(name: str) -> str:
 
 
 def labels() -> dict[str, str]:
-    """Short UI strings (widget labels, column names) from the page text's "labels" section."""
-    return dict(line.split(": ", 1) for line in section(PAGE, "labels").splitlines() if ": " in line)
+    return ui_text.labels(PAGE)
 
 
 def text(name: str, **values) -> str:
-    """A section of the page text with its {placeholders} filled in."""
-    return section(PAGE, name).format(**values)
+    return ui_text.fill(PAGE, name, **values)
 
 
 def keep(name: str, lo: int, hi: int, default: int) -> None:

@@ -15,6 +15,7 @@ import gpt_core
 from gpt_core.lens import Lens
 from gpt_core.timeline import GREEDY, PICKED, Limits, Settings, Timeline
 from ui import state
+from ui import text as ui_text
 from ui.text import section
 from viz.tokens import visible
 
@@ -28,13 +29,11 @@ def key(name: str) -> str:
 
 
 def labels() -> dict[str, str]:
-    """Short UI strings (widget labels, column names) from the page text's "labels" section."""
-    return dict(line.split(": ", 1) for line in section(PAGE, "labels").splitlines() if ": " in line)
+    return ui_text.labels(PAGE)
 
 
 def text(name: str, **values) -> str:
-    """A section of the page text with its {placeholders} filled in."""
-    return section(PAGE, name).format(**values)
+    return ui_text.fill(PAGE, name, **values)
 
 
 def init_defaults() -> None:

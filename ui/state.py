@@ -130,3 +130,12 @@ def current_run() -> PromptRun | None:
     if not text.strip():
         return None
     return prompt_run(source(active_model()), text)
+
+
+def run_or_stop(empty_message: str) -> PromptRun:
+    """The forward pass over the sidebar prompt; for an empty prompt, show ``empty_message`` and stop the page."""
+    run = current_run()
+    if run is None:
+        st.info(empty_message)
+        st.stop()
+    return run

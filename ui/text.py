@@ -41,3 +41,13 @@ def section(page: str, name: str = "intro") -> str:
         return sections(page, lang())[name]
     except KeyError:
         raise KeyError(f"assets/text/{page}.{FALLBACK}.md has no section {name!r}.") from None
+
+
+def labels(page: str) -> dict[str, str]:
+    """Short UI strings (widget labels, column names) from a page text's "labels" section ("key: text" lines)."""
+    return dict(line.split(": ", 1) for line in section(page, "labels").splitlines() if ": " in line)
+
+
+def fill(page: str, name: str, **values) -> str:
+    """A section of a page's text with its {placeholders} filled in."""
+    return section(page, name).format(**values)
