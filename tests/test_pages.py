@@ -3,6 +3,7 @@
 import base64
 import json
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from gpt_core import GPT, GPTConfig, count_parameters, get_tokenizer, save_check
 from tests.conftest import TINY
 
 PAGES = ["app_pages/home.py", "app_pages/overview.py", "app_pages/model.py"]
+ALL_PAGES = sorted(f"app_pages/{p.name}" for p in (Path(__file__).resolve().parent.parent / "app_pages").glob("*.py"))
 PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
 LONG = ("To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer. " * 30)[:2000]
 INJECTION = "<b>bold</b><script>alert(1)</script>"
@@ -55,7 +57,7 @@ def heatmap_z(at: AppTest) -> np.ndarray:
     return np.array(z, dtype=float)
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", ALL_PAGES)
 @pytest.mark.parametrize("case", ODD_PROMPTS)
 def test_every_page_renders_any_prompt_without_error(tiny_model_dir, page, case):
     at = open_page(page, ODD_PROMPTS[case])
