@@ -108,10 +108,24 @@ def page(browser):
     context.close()
 
 
+def settle(page, timeout: int = 60_000) -> None:
+    """Wait for the rerun an action started to finish.
+
+    Right after a click the app may not have started rerunning yet, so "not running" alone can be
+    the state from before the action: first wait (briefly) to see it run, then for it to finish.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', timeout=3_000)
+    except PlaywrightTimeout:
+        pass  # the rerun was quicker than the poll, or the action needed none
+    page.wait_for_selector(READY, timeout=timeout)
+
+
 def type_prompt(page, text: str) -> None:
     """Type ``text`` into the sidebar prompt, apply it, and wait for the app to finish rerunning."""
     box = page.get_by_role("textbox", name="Your text")
     box.fill(text)
     box.press("Control+Enter")
-    page.wait_for_timeout(300)
-    page.wait_for_selector(READY, timeout=30_000)
+    settle(page)

@@ -4,15 +4,14 @@ see that weight worked out with the numbers of the model the app runs."""
 from __future__ import annotations
 
 import torch
-from conftest import READY, TINY
+from conftest import TINY, settle
 
 from gpt_core import GPT, get_tokenizer
 from ui.state import DEFAULT_PROMPT
 
 
 def idle(page) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_selector(READY, timeout=60_000)
+    settle(page)
 
 
 def click_at(page, chart: str, fx: float, fy: float) -> None:

@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import READY
+from conftest import READY, settle
 from playwright.sync_api import expect
 
 
@@ -14,8 +14,7 @@ def _open(page, url: str) -> None:
 
 def _click(page, name: str) -> None:
     page.get_by_role("button", name=name, exact=True).click()
-    page.wait_for_timeout(300)
-    page.wait_for_selector(READY, timeout=30_000)
+    settle(page)
 
 
 def _generated(page) -> int:
@@ -49,8 +48,7 @@ def test_generate_step_back_and_branch(app_url, page):
     assert _generated(page) == 4
     assert page.get_by_role("radio", name=re.compile(r"Branch 2 \(split from branch 1 at token 3")).is_checked()
     page.get_by_text(re.compile(r"^Branch 1 \(the first branch")).click()
-    page.wait_for_timeout(300)
-    page.wait_for_selector(READY, timeout=30_000)
+    settle(page)
     assert page.locator(".gen-text span.gen, .gen-text span.ahead").all_inner_texts()[:3] == written
     assert page.locator('[data-testid="stException"]').count() == 0
 
@@ -58,7 +56,11 @@ def test_generate_step_back_and_branch(app_url, page):
 def test_generate_many_shows_progress_and_can_be_stopped(app_url, page):
     _open(page, app_url)
     page.get_by_text("Slide past the context").click()  # the tiny model's context is only 64 tokens
-    page.wait_for_selector(READY, timeout=30_000)
+    settle(page)
+    limit = page.get_by_role("spinbutton", name="Length limit (generated tokens)")
+    limit.fill("500")  # above the 100 asked for, so only Stop can end the run early
+    limit.press("Enter")
+    settle(page)
     thumb = page.get_by_role("slider", name="Tokens to generate")
     thumb.focus()
     thumb.press("End")

@@ -6,7 +6,8 @@ import csv
 import io
 
 import pytest
-from conftest import READY
+from conftest import READY, settle
+from playwright.sync_api import expect
 
 from gpt_core.tokenizer import get_tokenizer
 
@@ -15,8 +16,7 @@ EVIL = "<img src=x onerror=alert(1)>"
 
 
 def _wait(page) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_selector(READY, timeout=30_000)
+    settle(page)
 
 
 def _type_prompt(page, text: str) -> None:
@@ -43,7 +43,7 @@ def _check_rows(page, text: str) -> None:
     for name in NAMES:
         n = len(get_tokenizer(name).encode(text))
         row = page.locator(f'.tl-row[data-encoding="{name}"]')
-        assert row.locator(".tl-chip").count() == n, name
+        expect(row.locator(".tl-chip")).to_have_count(n, timeout=20_000)  # retries while the page redraws
         assert f"· {n:,} tokens ·" in row.locator(".tl-head").inner_text()
 
 
@@ -87,7 +87,7 @@ def test_bpe_replay_steps_to_tiktokens_result_and_csv_downloads(tokens_page):
     _wait(tokens_page)
     tokens_page.get_by_role("button", name="Next").click()
     _wait(tokens_page)
-    assert tokens_page.get_by_text("Step 1 of").count() > 0
+    expect(tokens_page.get_by_text("Step 1 of").first).to_be_visible(timeout=20_000)
     with tokens_page.expect_download() as info:
         tokens_page.get_by_role("button", name="Download the token table (CSV)").click()
     rows = list(csv.DictReader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))

@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from conftest import READY
+from conftest import settle
 from playwright.sync_api import expect
 
 
@@ -20,8 +20,7 @@ def cache_env(tmp_path_factory):
 
 
 def _idle(page) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_selector(READY, timeout=60_000)
+    settle(page)
 
 
 def test_translation_runs_live_and_the_attention_is_one_click_away(cache_env, app_url, page):
