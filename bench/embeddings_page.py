@@ -37,7 +37,7 @@ from gpt_core.loading import ModelBundle  # noqa: E402
 from gpt_core.prompt import run_prompt  # noqa: E402
 from viz import embeddings as ev  # noqa: E402
 
-PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
+PROMPT = "ROMEO.\nBut soft, what light through yonder window breaks?"
 DEFAULT_SHAPE = GPTConfig(n_layer=6, n_head=8, n_embd=256, block_size=256, vocab_size=1024)
 BUDGET_MS = 1000
 

@@ -76,7 +76,7 @@ def test_page_opens_on_the_prompt_and_shows_the_first_choice(tiny_model_dir):
     at = open_page()
     assert not at.exception and not at.error
     view = text_view(at)
-    assert "ROMEO:" in view.text and "next" in view.classes and not any("gen" in c for c in view.classes)
+    assert "ROMEO." in view.text and "next" in view.classes and not any("gen" in c for c in view.classes)
     assert "will pick" in markdown(at)
     assert len(at.get("plotly_chart")) == 5  # candidates, cut, draw, attention, lens
     assert metric(at, "Tokens kept") == "1,024 / 1,024"  # temperature 1, no cut: every token can be drawn

@@ -15,7 +15,7 @@ import gpt_core
 from gpt_core.prompt import PromptRun, run_prompt
 
 DEFAULT_ENV = "GPT_EXPLAINER_DEFAULT_MODEL"  # a folder to use as the "default" model
-DEFAULT_PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"
+DEFAULT_PROMPT = "ROMEO.\nBut soft, what light through yonder window breaks?"
 MODELS = {
     "default": "Shipped model (Shakespeare)",
     "gpt2": "GPT-2 small (124M)",
