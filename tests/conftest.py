@@ -49,8 +49,11 @@ def require_chromium() -> None:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """Start `streamlit run app.py` on a free port with a tiny seeded default model; yield its URL."""
+def app_url(request, tmp_path_factory):
+    """Start `streamlit run app.py` on a free port with a seeded default model; yield its URL.
+
+    The model is TINY unless the test module sets APP_MODEL to another GPTConfig.
+    """
     import os
     import subprocess
     import sys
@@ -60,7 +63,8 @@ def app_url(tmp_path_factory):
 
     require_chromium()
     torch.manual_seed(0)
-    folder = save_checkpoint(GPT(TINY), tmp_path_factory.mktemp("model"), "shakespeare_bpe",
+    folder = save_checkpoint(GPT(getattr(request.module, "APP_MODEL", TINY)), tmp_path_factory.mktemp("model"),
+                             "shakespeare_bpe",
                              {"name": "tiny test model"})
     port = _free_port()
     root = Path(__file__).resolve().parent.parent

@@ -5,6 +5,12 @@ import re
 from conftest import READY, settle
 from playwright.sync_api import expect
 
+from gpt_core import GPTConfig
+
+# GPT-2-small-sized blocks (context kept at 64): each generated token then takes long enough that
+# pressing Stop lands before a run of 100 tokens has finished, on any machine.
+APP_MODEL = GPTConfig(n_layer=12, n_head=12, n_embd=768, block_size=64, vocab_size=1024)
+
 
 def _open(page, url: str) -> None:
     page.goto(url + "/generation")

@@ -14,10 +14,11 @@ from test_attention_math import recompute
 
 import gpt_core
 from gpt_core import GPT, GPTConfig, save_checkpoint
+from ui.state import DEFAULT_PROMPT
 from viz.attention_grid import STEPS
 
 PAGE = "app_pages/attention.py"
-TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?"
+TEXT = DEFAULT_PROMPT  # the page opens on the sidebar's default prompt
 
 
 def key(name: str) -> str:

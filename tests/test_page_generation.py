@@ -276,8 +276,6 @@ def test_attention_and_lens_follow_the_step_shown(tiny_model_dir):
 
 
 def test_open_a_head_on_the_attention_page(tiny_model_dir):
-    if not (ROOT / "app_pages/attention.py").is_file():
-        pytest.skip("the Attention page is not in this build")
     at = open_page()
     at.selectbox(key=k("att_layer")).set_value(1).run()
     at.selectbox(key=k("att_head")).set_value(1).run()

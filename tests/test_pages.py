@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from gpt_core import GPT, GPTConfig, count_parameters, get_tokenizer, save_checkpoint
 from tests.conftest import TINY
+from ui.state import DEFAULT_PROMPT
 
 PAGES = ["app_pages/home.py", "app_pages/overview.py", "app_pages/model.py"]
 ALL_PAGES = sorted(f"app_pages/{p.name}" for p in (Path(__file__).resolve().parent.parent / "app_pages").glob("*.py"))
@@ -73,7 +74,7 @@ def test_every_page_renders_any_prompt_without_error(tiny_model_dir, page, case)
 def test_sidebar_is_on_every_page_and_describes_the_model(tiny_model_dir):
     for page in PAGES:
         at = open_page(page)
-        assert at.text_area(key="prompt").value == PROMPT
+        assert at.text_area(key="prompt").value == DEFAULT_PROMPT
         assert at.selectbox(key="model").value == "default"
         assert any("tiny test model" in c.value and "Context: 64 tokens" in c.value for c in at.sidebar.caption)
 
