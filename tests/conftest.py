@@ -9,15 +9,20 @@ from gpt_core import GPT, GPTConfig, save_checkpoint
 TINY = GPTConfig(n_layer=2, n_head=2, n_embd=32, block_size=64, vocab_size=1024)
 
 
-@pytest.fixture
-def tiny_model_dir(tmp_path, monkeypatch):
-    """A seeded 2-layer model (context 64, Shakespeare tokenizer), used as the app's "default" model."""
+def use_default_model(folder, monkeypatch, config: GPTConfig = TINY, meta: dict | None = None):
+    """Save a seeded model of ``config`` in ``folder`` and make it the app's "default" model."""
     torch.manual_seed(0)
-    folder = save_checkpoint(GPT(TINY), tmp_path / "tiny", "shakespeare_bpe", {"name": "tiny test model"})
+    folder = save_checkpoint(GPT(config), folder, "shakespeare_bpe", meta or {"name": "tiny test model"})
     monkeypatch.setenv("GPT_EXPLAINER_DEFAULT_MODEL", str(folder))
     st.cache_data.clear()
     st.cache_resource.clear()
-    yield folder
+    return folder
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path, monkeypatch):
+    """A seeded 2-layer model (context 64, Shakespeare tokenizer), used as the app's "default" model."""
+    yield use_default_model(tmp_path / "tiny", monkeypatch)
     st.cache_data.clear()
     st.cache_resource.clear()
 

@@ -9,11 +9,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import use_default_model
 from streamlit.testing.v1 import AppTest
 from test_attention_math import recompute
 
 import gpt_core
-from gpt_core import GPT, GPTConfig, save_checkpoint
+from gpt_core import GPTConfig
 from ui.state import DEFAULT_PROMPT
 from viz.attention_grid import STEPS
 
@@ -238,13 +239,8 @@ def test_a_shorter_text_brings_pickers_back_into_range(tiny_model_dir):
 def long_context_model(tmp_path, monkeypatch):
     import streamlit as st
 
-    torch.manual_seed(0)
     cfg = GPTConfig(n_layer=2, n_head=2, n_embd=32, block_size=160, vocab_size=1024)
-    folder = save_checkpoint(GPT(cfg), tmp_path / "long", "shakespeare_bpe", {"name": "long test model"})
-    monkeypatch.setenv("GPT_EXPLAINER_DEFAULT_MODEL", str(folder))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield folder
+    yield use_default_model(tmp_path / "long", monkeypatch, cfg, {"name": "long test model"})
     st.cache_data.clear()
     st.cache_resource.clear()
 

@@ -9,11 +9,12 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 import torch
+from conftest import use_default_model
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import gpt_core
-from gpt_core import GPT, GPTConfig, save_checkpoint
+from gpt_core import GPTConfig
 from gpt_core import embeddings as emb
 
 PAGE = "app_pages/embeddings.py"
@@ -102,10 +103,8 @@ def test_lookup_dimension_controls_pick_the_columns(tiny_model_dir):
 
 
 def test_long_prompts_are_windowed(tmp_path, monkeypatch):
-    torch.manual_seed(0)
     config = GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=128, vocab_size=1024)
-    folder = save_checkpoint(GPT(config), tmp_path / "m128", "shakespeare_bpe", {"name": "context 128"})
-    monkeypatch.setenv("GPT_EXPLAINER_DEFAULT_MODEL", str(folder))
+    use_default_model(tmp_path / "m128", monkeypatch, config, {"name": "context 128"})
     at = open_page(LONG)
     assert "last 128 tokens" in at.warning[0].value
     assert len(arr(charts(at)["lookup.fig"]["data"][0]["z"])) == 64

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
-from gpt_core import GPT, GPTConfig, count_parameters, get_tokenizer, save_checkpoint
-from tests.conftest import TINY
+from gpt_core import GPTConfig, count_parameters, get_tokenizer
+from tests.conftest import TINY, use_default_model
 from ui.state import DEFAULT_PROMPT
 
 PAGES = ["app_pages/home.py", "app_pages/overview.py", "app_pages/model.py"]
@@ -141,10 +140,8 @@ def test_overview_says_how_a_long_prompt_was_truncated(tiny_model_dir):
 
 
 def test_overview_windows_the_heatmap_of_long_prompts(tmp_path, monkeypatch):
-    torch.manual_seed(0)
     config = GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=128, vocab_size=1024)
-    folder = save_checkpoint(GPT(config), tmp_path / "m128", "shakespeare_bpe", {"name": "context 128"})
-    monkeypatch.setenv("GPT_EXPLAINER_DEFAULT_MODEL", str(folder))
+    use_default_model(tmp_path / "m128", monkeypatch, config, {"name": "context 128"})
     at = open_page("app_pages/overview.py", LONG)
     assert at.slider(key="overview.window").value == 64  # 128 tokens: the last 64 first
     assert heatmap_z(at).shape == (64, 64)
@@ -199,12 +196,10 @@ def test_overview_explains_tokens_that_are_part_of_a_character(tiny_model_dir):
 
 
 def test_sidebar_and_model_page_report_what_the_checkpoint_recorded(tmp_path, monkeypatch):
-    torch.manual_seed(0)
     meta = {"name": "Shakespeare GPT", "corpus": "shakespeare.txt", "corpus_chars": 5_000_000, "steps": 3500,
             "val_nats_per_char": 1.25,
             "commands": ["python -m gpt_core.train --data shakespeare.txt", "python -m gpt_core.train --resume x"]}
-    folder = save_checkpoint(GPT(TINY), tmp_path / "trained", "shakespeare_bpe", meta)
-    monkeypatch.setenv("GPT_EXPLAINER_DEFAULT_MODEL", str(folder))
+    use_default_model(tmp_path / "trained", monkeypatch, TINY, meta)
     at = open_page("app_pages/model.py")
     summary = at.sidebar.caption[0].value
     assert "Shakespeare GPT" in summary and "5 M characters" in summary
