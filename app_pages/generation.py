@@ -68,7 +68,8 @@ if go_n:
     del st.session_state[k("running")]
     st.rerun()  # draw the page again for the new state (buttons may now be disabled)
 elif interrupted is not None:
-    st.toast(text("stopped", count=max(0, tl.cursor - interrupted)), icon=":material/stop:")
+    # shown in the page, not as a toast: a toast fades after a few seconds, before a slow page is drawn
+    progress_slot.info(text("stopped", count=max(0, tl.cursor - interrupted)), icon=":material/stop:")
 draw_text()
 st.caption(section(PAGE, "text_help"))
 

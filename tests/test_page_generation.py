@@ -304,15 +304,14 @@ def test_torch_math_stays_out_of_the_page():
     assert not any(word in page for word in ("torch.matmul", "einsum", "softmax(", "@ x.T", "import torch"))
 
 
-
 def test_a_generation_cut_short_by_stop_says_so_and_keeps_its_tokens(tiny_model_dir):
     at = click(open_page(), "next", 2)
     at.session_state[k("running")] = 0  # what a Generate run leaves behind when Stop interrupts it
     at.run()
-    assert [t.value for t in at.toast] == ["Stopped after 2 new token(s)."]
+    assert [i.value for i in at.info] == ["Stopped after 2 new token(s)."]
     assert len(timeline(at).steps) == 2 and k("running") not in at.session_state
     at.run()
-    assert not at.toast
+    assert "Stopped after 2 new token(s)." not in [i.value for i in at.info]
 
 
 def test_tokens_shown_in_page_text_keep_markdown_and_latex_signs_literal():
