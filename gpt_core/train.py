@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after-step", type=int, default=None,
                    help="end the run at this step while keeping the schedule of --max-steps (to replay a run that "
                         "was stopped early)")
+    p.add_argument("--save", choices=("best", "last"), default="best",
+                   help="write the checkpoint when the validation loss improves (best) or at every evaluation (last)")
     p.add_argument("--name", default=None, help="display name stored in the checkpoint")
     p.add_argument("--trained-on", default=None, help="one line on the corpus, stored in the checkpoint")
     p.add_argument("--description", default=None, help="what the model is, stored in the checkpoint")
@@ -60,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -111,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
                                 "val_loss": round(ev.val_loss, 4)})
                 bar.write(f"step {ev.step}: train {ev.train_loss:.4f}, val {ev.val_loss:.4f} nats/token "
                           f"= {ev.val_nats_per_char:.4f} nats/char")
-                if ev.val_loss < best:
-                    best = ev.val_loss
+                if ev.val_loss < best or args.save == "last":
+                    best = min(best, ev.val_loss)
                     meta = _meta(args, cfg, raw, data_path, tokenizer.name, train_split, val_split, ev,
                                  history, elapsed_before + ev.elapsed_s,
                                  tokens_before + (ev.step - start_step) * cfg.batch_size * cfg.seq_len,
-                                 prior.get("commands", []))
+                                 prior, argv)
                     save_checkpoint(model.cpu(), args.out, tokenizer.name, meta)
                     model.to(device)
             elif ev.kind == "sample":
@@ -130,11 +133,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _meta(args, cfg, raw, data_path, tok_name, train_split, val_split, ev, history, seconds, tokens,
-          prior_commands) -> dict:
+          prior: dict, argv: list[str]) -> dict:
+    """What the checkpoint records; a resumed run keeps the name and descriptions it was given before."""
     return {
-        "name": args.name or Path(args.out).name,
-        "trained_on": args.trained_on or data_path.name,
-        "description": args.description or "",
+        "name": args.name or prior.get("name") or Path(args.out).name,
+        "trained_on": args.trained_on or prior.get("trained_on") or data_path.name,
+        "description": args.description or prior.get("description", ""),
         "corpus": data_path.name,
         "corpus_sha256": hashlib.sha256(raw).hexdigest(),
         "corpus_chars": train_split.n_chars + val_split.n_chars,
@@ -150,7 +154,7 @@ def _meta(args, cfg, raw, data_path, tok_name, train_split, val_split, ev, histo
         "val_nats_per_char": round(ev.val_nats_per_char, 4),
         "train_config": cfg.to_dict(),
         "history": history,
-        "commands": [*prior_commands, "python -m gpt_core.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])],
+        "commands": [*prior.get("commands", []), "python -m gpt_core.train " + " ".join(shlex.quote(a) for a in argv)],
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
         "finished": time.strftime("%Y-%m-%d"),

@@ -34,6 +34,13 @@ class TrainConfig:
     sample_prompt: str = "\n"
     sample_tokens: int = 64
     seed: int = 1337
+    # Share of training windows whose opening stretch is repeated right after itself. Text that
+    # repeats rewards copying from earlier in the context, which is what induction heads do.
+    repeat_fraction: float = 0.0
+    # Share of training windows that open with a synthetic copy task: a run of random tokens, then
+    # the same run again (loss only on the second copy). Copying random tokens is only possible by
+    # looking back, so induction heads form in far fewer steps than on plain text.
+    copy_fraction: float = 0.0
     time_limit_s: float | None = None
 
     def to_dict(self) -> dict:
@@ -75,6 +82,46 @@ def get_batch(ids: torch.Tensor, batch_size: int, seq_len: int, generator: torch
     starts = torch.randint(0, ids.numel() - seq_len - 1, (batch_size,), generator=generator)
     x = torch.stack([ids[s : s + seq_len] for s in starts.tolist()])  # (B, T)
     y = torch.stack([ids[s + 1 : s + 1 + seq_len] for s in starts.tolist()])  # (B, T)
+    return x, y
+
+
+def repeat_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, generator: torch.Generator):
+    """For a ``fraction`` of the windows, rebuild window w as w[:L] + w[:L] + w[L:] (cut to length),
+    with L drawn from [8, T/2]: the second copy can be predicted by looking back at the first."""
+    if fraction <= 0:
+        return x, y
+    B, T = x.shape
+    if T < 16:
+        return x, y
+    pick = torch.rand(B, generator=generator) < fraction
+    lengths = torch.randint(8, T // 2 + 1, (B,), generator=generator)
+    x, y = x.clone(), y.clone()
+    for b in torch.nonzero(pick).flatten().tolist():
+        w = torch.cat([x[b], y[b, -1:]])  # the T + 1 tokens of this window
+        L = int(lengths[b])
+        r = torch.cat([w[:L], w[:L], w[L:]])[: T + 1]
+        x[b], y[b] = r[:-1], r[1:]
+    return x, y
+
+
+def copy_task_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, vocab_size: int,
+                      generator: torch.Generator):
+    """For a ``fraction`` of the windows, open with r + r (r: L random tokens, L in [8, T/2]) followed by
+    the window's text. Targets inside the first copy cannot be predicted and are ignored (-100)."""
+    if fraction <= 0:
+        return x, y
+    B, T = x.shape
+    if T < 16:
+        return x, y
+    pick = torch.rand(B, generator=generator) < fraction
+    lengths = torch.randint(8, T // 2 + 1, (B,), generator=generator)
+    x, y = x.clone(), y.clone()
+    for b in torch.nonzero(pick).flatten().tolist():
+        L = int(lengths[b])
+        r = torch.randint(0, vocab_size, (L,), generator=generator)
+        w = torch.cat([r, r, x[b], y[b, -1:]])[: T + 1]
+        x[b], y[b] = w[:-1], w[1:]
+        y[b, :L] = -100  # next tokens inside the first random run: nothing to learn
     return x, y
 
 
@@ -159,6 +206,8 @@ def train(
         for group in opt.param_groups:
             group["lr"] = lr
         x, y = get_batch(train_split.ids, cfg.batch_size, cfg.seq_len, g)
+        x, y = repeat_windows(x, y, cfg.repeat_fraction, g)
+        x, y = copy_task_windows(x, y, cfg.copy_fraction, model.config.vocab_size, g)
         loss = model.loss(x.to(model.device), y.to(model.device))
         opt.zero_grad(set_to_none=True)
         loss.backward()

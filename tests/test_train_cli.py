@@ -1,0 +1,56 @@
+"""The training command line: a run, a resumed run that keeps what the first recorded, and the copy mix."""
+
+from __future__ import annotations
+
+import torch
+
+from gpt_core.train import main
+from gpt_core.training import copy_task_windows, repeat_windows
+from gpt_core.weights import load_checkpoint
+
+TEXT = "ROMEO.\nBut soft, what light through yonder window breaks?\nJULIET.\nAy me.\n" * 30
+SMALL = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "32", "--seq-len", "32",
+         "--batch-size", "4", "--eval-interval", "5", "--eval-batches", "1", "--warmup-steps", "2"]
+
+
+def test_repeated_windows_copy_their_opening_and_keep_targets_shifted():
+    x = torch.arange(64).reshape(2, 32)
+    y = x + 1
+    g = torch.Generator().manual_seed(0)
+    rx, ry = repeat_windows(x, y, 1.0, g)
+    for b in range(2):
+        w = torch.cat([rx[b], ry[b, -1:]])
+        assert torch.equal(ry[b], w[1:]) and torch.equal(rx[b], w[:-1])  # targets are the next tokens
+        L = next(n for n in range(8, 17) if torch.equal(w[n : 2 * n], w[:n]))  # the opening repeats
+        assert torch.equal(w[2 * L :], x[b, L : 33 - L]) or 2 * L >= 33  # then the window goes on
+    same_x, _ = repeat_windows(x, y, 0.0, g)
+    assert same_x is x  # no mix: the batch is untouched
+
+
+def test_copy_task_windows_repeat_random_tokens_and_ignore_the_unpredictable_targets():
+    x = torch.arange(100, 164).reshape(2, 32)
+    y = x + 1
+    rx, ry = copy_task_windows(x, y, 1.0, 50, torch.Generator().manual_seed(0))
+    for b in range(2):
+        L = int((ry[b] == -100).sum())  # the first copy's targets are ignored
+        assert 8 <= L <= 16 and bool((ry[b, :L] == -100).all())
+        assert bool((rx[b, :L] < 50).all()) and torch.equal(rx[b, L : 2 * L], rx[b, :L])  # r + r
+        assert torch.equal(ry[b, L:], torch.cat([rx[b], ry[b, -1:]])[L + 1 :])  # then next tokens
+        assert torch.equal(rx[b, 2 * L :], x[b, : 32 - 2 * L])  # the text follows the copies
+
+
+def test_a_resumed_run_keeps_the_description_and_records_both_commands(tmp_path):
+    data = tmp_path / "plays.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert main(["--data", str(data), "--out", str(first), "--max-steps", "10", "--name", "Tiny",
+                 "--trained-on", "two lines", "--description", "a test model", *SMALL]) == 0
+    _, _, meta = load_checkpoint(first)
+    assert meta["steps"] == 10 and meta["name"] == "Tiny" and len(meta["commands"]) == 1
+    assert main(["--data", str(data), "--out", str(second), "--resume", str(first), "--max-steps", "10",
+                 "--repeat-fraction", "0.5", "--copy-fraction", "0.25", "--save", "last", *SMALL[8:]]) == 0
+    _, _, meta = load_checkpoint(second)
+    assert meta["steps"] == 20 and meta["train_config"]["repeat_fraction"] == 0.5
+    assert meta["train_config"]["copy_fraction"] == 0.25
+    assert (meta["name"], meta["trained_on"], meta["description"]) == ("Tiny", "two lines", "a test model")
+    assert len(meta["commands"]) == 2 and "--repeat-fraction 0.5" in meta["commands"][1]
