@@ -5,8 +5,9 @@ import streamlit as st
 from gpt_core import attention_math as am
 from gpt_core.analysis import head_scores
 from ui import attention_parts as parts
-from ui import state
-from ui.text import section
+from ui import charts, handout, links, state
+from ui.text import label, lang, section, title
+from viz import a11y
 from viz import attention_grid as ag
 from viz.attention import WINDOW, attention_heatmap
 
@@ -18,14 +19,14 @@ SCORES = {"previous": "previous_token", "first": "first_token", "duplicate": "du
 VIEWS = ("view_heatmap", "view_lines", "view_lines_all")
 
 
-@st.cache_data(max_entries=4, show_spinner="Measuring what each head does…")
+@st.cache_data(max_entries=4, show_spinner=False)  # the caller shows a spinner in the session's language
 def model_scores(src: str):
     """Head-type scores of a model on its repeated random test sequence: once per model."""
     b = state.load_bundle(src)
     return head_scores(b.model, bos=b.tokenizer.eot_token)
 
 
-st.title("Attention")
+st.title(title(PAGE))
 st.markdown(section(PAGE))
 
 bundle = state.bundle_or_stop()
@@ -36,7 +37,8 @@ if run.truncated:
 
 cfg = bundle.model.config
 L, H, T, tokens = cfg.n_layer, cfg.n_head, len(run.ids), run.tokens
-scores = model_scores(state.source(state.active_model()))
+with st.spinner(label(PAGE, "measuring")):
+    scores = model_scores(state.source(state.active_model()))
 score_maps = {s: getattr(scores, field).numpy() for s, field in SCORES.items()}
 
 
@@ -59,9 +61,9 @@ def explorer() -> None:
         g0 = st.slider(LABELS["grid_start"], 0, T - size, key=key("grid_start"))
         st.caption(text("grid_window", n=T, heads=L * H, size=size, first=g0, last=g0 + size - 1, big=WINDOW))
     grid = ag.head_grid(am.window_patterns(run.cache, g0, g0 + size, hide).numpy(), (layer, head),
-                        {LABELS[s]: m for s, m in score_maps.items()})
-    st.plotly_chart(grid, on_select=parts.pick_head("grid", H), selection_mode="points", key=key("grid"),
-                    config=parts.png("attention_heads"))
+                        {LABELS[s]: m for s, m in score_maps.items()}, lang())
+    charts.show(st, grid, key=key("grid"), name="attention_heads", on_select=parts.pick_head("grid", H),
+                selection_mode="points", alt=a11y.grid_summary(L, H, g0, g0 + size - 1, layer + 1, head + 1, lang()))
     sink = am.sink_scores(run.cache)  # (layer, head)
     most = divmod(int(sink.argmax()), H)
     with st.expander(LABELS["sink_title"], expanded=not hide):
@@ -89,19 +91,24 @@ def explorer() -> None:
         only = st.toggle(LABELS["only_query"], key=key("only_query"))
         title = LABELS["chosen_title"].format(layer=layer + 1, head=head + 1)
         if view == VIEWS[0] and only:
-            fig = ag.query_row_figure(pattern[query].numpy(), tokens, query, s0, title)
-            st.plotly_chart(fig, on_select=parts.pick_key("row", s0), selection_mode="points", key=key("row"),
-                            config=parts.png("attention_row"))
+            fig = ag.query_row_figure(pattern[query].numpy(), tokens, query, s0, title, lang())
+            charts.show(st, fig, key=key("row"), name="attention_row", on_select=parts.pick_key("row", s0),
+                        selection_mode="points", table=True,
+                        alt=a11y.attention_summary(pattern.numpy(), tokens, layer + 1, head + 1, query, lang()))
         elif view == VIEWS[0]:
-            fig = ag.pattern_figure(pattern.numpy(), tokens, s0, stop, title, (query, st.session_state[key("key")]))
-            st.plotly_chart(fig, on_select=parts.pick_cell("pattern", s0, stop), selection_mode="points",
-                            key=key("pattern"), config=parts.png("attention_pattern"))
+            fig = ag.pattern_figure(pattern.numpy(), tokens, s0, stop, title, (query, st.session_state[key("key")]),
+                                    lang=lang())
+            charts.show(st, fig, key=key("pattern"), name="attention_pattern", selection_mode="points",
+                        on_select=parts.pick_cell("pattern", s0, stop), table=True,
+                        alt=a11y.attention_summary(pattern.numpy(), tokens, layer + 1, head + 1, query, lang()))
             st.caption(section(PAGE, "click_cell"))
         else:
             heads = [head] if view == VIEWS[1] else list(range(H))
             lines = shown(run.cache.pattern(layer)[heads]).numpy()
-            fig = ag.head_view_figure(lines, heads, tokens, s0, stop, query if only else None, parts.LINES_MIN, title)
-            st.plotly_chart(fig, key=key("lines"), config=parts.png("attention_lines"))
+            fig = ag.head_view_figure(lines, heads, tokens, s0, stop, query if only else None, parts.LINES_MIN, title,
+                                      lang())
+            charts.show(st, fig, key=key("lines"), name="attention_lines",
+                        alt=a11y.lines_summary(lines, tokens, s0, stop, title, lang()))
             st.caption(text("lines", min_weight=parts.LINES_MIN))
         p1, p2 = st.columns(2)
         label = parts.position_label(tokens)
@@ -120,26 +127,27 @@ def explorer() -> None:
     st.session_state.setdefault(key("score"), "previous")
     pick = st.segmented_control(LABELS["score"], list(SCORES), format_func=LABELS.get, key=key("score"))
     pick = pick or "previous"
-    st.plotly_chart(ag.score_figure(score_maps[pick], LABELS[pick], (layer, head)),
-                    on_select=parts.pick_head("scores", H), selection_mode="points", key=key("scores"),
-                    config=parts.png(f"head_scores_{pick}"))
+    charts.show(st, ag.score_figure(score_maps[pick], LABELS[pick], (layer, head), lang()), key=key("scores"),
+                name=f"head_scores_{pick}", on_select=parts.pick_head("scores", H), selection_mode="points")
     st.markdown(section(PAGE, "score_pair"))
     a, b = st.columns(2)
-    a.plotly_chart(attention_heatmap(pattern.numpy(), tokens, s0, stop, title=LABELS["on_prompt"]),
-                   key=key("on_prompt"), config=parts.png("pattern_on_prompt"))
+    charts.show(a, attention_heatmap(pattern.numpy(), tokens, s0, stop, title=LABELS["on_prompt"], lang=lang()),
+                key=key("on_prompt"), name="pattern_on_prompt")
     n = (len(scores.tokens) - scores.offset) // 2
-    b.plotly_chart(ag.test_sequence_figure(scores.patterns[layer, head].numpy(), n, scores.offset,
-                                           title=LABELS["on_test"]), key=key("on_test"),
-                   config=parts.png("pattern_on_test_sequence"))
+    charts.show(b, ag.test_sequence_figure(scores.patterns[layer, head].numpy(), n, scores.offset,
+                                           title=LABELS["on_test"], lang=lang()), key=key("on_test"),
+                name="pattern_on_test_sequence")
 
     # Why several heads
     st.markdown(text("multihead", layer=layer + 1, query=query))
     first_key = max(0, query - WINDOW + 1)
     rows = shown(run.cache.pattern(layer)[:, query]).numpy()  # (head, key)
-    st.plotly_chart(ag.heads_for_query_figure(rows, tokens, query, first_key), key=key("heads_for_query"),
-                    config=parts.png("heads_for_one_query"))
+    charts.show(st, ag.heads_for_query_figure(rows, tokens, query, first_key, lang=lang()), key=key("heads_for_query"),
+                name="heads_for_one_query")
 
     parts.draw_export(work, tokens, score_maps, layer, head)
+    handout.button(st, run, layer, head, query, s0, stop, key=key("handout"))
+    links.write()  # a fragment rerun changed the view: the address follows
 
 
 explorer()

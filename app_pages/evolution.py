@@ -5,8 +5,8 @@ import streamlit as st
 from gpt_core import PRESETS
 from gpt_core.costs import FP16, FP32, available_memory, costs, measure
 from gpt_core.evolution import norm_growth, preset_rows, token_counts
-from ui import models, state
-from ui.text import section
+from ui import charts, models, state
+from ui.text import label, lang, section, title
 from viz.evolution import context_figure, family_rows, nbytes, norm_figure, scale_figure, short, table_rows
 
 PAGE = "evolution"
@@ -18,7 +18,7 @@ def text(part: str, /, **values) -> str:
     return section(PAGE, part).format(**values)
 
 
-st.title("Evolution")
+st.title(title(PAGE))
 st.markdown(section(PAGE))
 bundle = state.bundle_or_stop()
 cfg, info = bundle.model.config, bundle.info
@@ -26,16 +26,16 @@ rows = preset_rows()
 
 # --- side by side --------------------------------------------------------------------------------------
 st.markdown(section(PAGE, "table"))
-st.dataframe(table_rows(rows), hide_index=True, width="stretch", key=k("table"))
-st.table(family_rows(rows), hide_index=True)
+st.dataframe(table_rows(rows, lang()), hide_index=True, width="stretch", key=k("table"))
+charts.table(st, family_rows(rows, lang()), name="model_families", key=k("families_csv"))
 st.markdown(section(PAGE, "counts"))
 
-mine = f"{info.name} (this app)"
+mine = label(PAGE, "mine", name=info.name)
 names = [r.name for r in rows] + [mine]
 families = [r.family for r in rows] + ["this app"]
-st.plotly_chart(scale_figure(names, families, [r.counted for r in rows] + [info.n_params],
-                             [r.flops_per_token for r in rows] + [costs(cfg).flops_per_token]),
-                width="stretch", key=k("scale"))
+charts.show(st, scale_figure(names, families, [r.counted for r in rows] + [info.n_params],
+                             [r.flops_per_token for r in rows] + [costs(cfg).flops_per_token], lang()),
+            key=k("scale"), name="model_sizes")
 st.caption(text("scale_caption", params=f"{info.n_params:,}"))
 
 # --- what changed ----------------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ if run is None:
     st.info(section(PAGE, "no_prompt"))
 else:
     g = norm_growth(run.cache)
-    st.plotly_chart(norm_figure(g.resid, g.normalized), width="stretch", key=k("norms"))
+    charts.show(st, norm_figure(g.resid, g.normalized, lang()), key=k("norms"), name="residual_growth")
     st.caption(text("prenorm_caption", first=f"{g.resid[0]:.2f}", last=f"{g.resid[-1]:.2f}",
                     low=f"{min(g.normalized):.2f}", high=f"{max(g.normalized):.2f}", tokens=len(run.ids)))
 
@@ -55,9 +55,11 @@ st.markdown(section(PAGE, "vocab"))
 prompt = state.prompt()
 if prompt.strip():
     names_tok = list(dict.fromkeys([bundle.tokenizer.name, "r50k_base"]))
-    st.table([{"tokenizer": c.label, "vocabulary": f"{c.n_vocab:,}", "tokens for your text": f"{c.n_tokens:,}",
-               "gives your text back exactly": "yes" if c.round_trip else "no"}
-              for c in token_counts(prompt, names_tok)], hide_index=True)
+    lab = {name: label(PAGE, name) for name in ("col_tokenizer", "col_vocabulary", "col_tokens", "col_round_trip")}
+    charts.table(st, [{lab["col_tokenizer"]: c.label, lab["col_vocabulary"]: f"{c.n_vocab:,}",
+                       lab["col_tokens"]: f"{c.n_tokens:,}",
+                       lab["col_round_trip"]: label(PAGE, "yes" if c.round_trip else "no")}
+                      for c in token_counts(prompt, names_tok)], name="tokenizers", key=k("tokenizers_csv"))
 st.page_link("app_pages/tokens.py", label=section(PAGE, "tokens_link"), icon=":material/arrow_forward:")
 
 st.markdown(section(PAGE, "context"))
@@ -65,8 +67,8 @@ gpt2_tokens = token_counts(prompt, ["r50k_base"])[0].n_tokens if prompt.strip() 
 ctx_names = ["GPT-1", "GPT-2", "GPT-3", mine]
 ctx_values = [PRESETS["gpt1"].config.block_size, PRESETS["gpt2"].config.block_size,
               PRESETS["gpt3-175b"].config.block_size, cfg.block_size]
-st.plotly_chart(context_figure(ctx_names, ctx_values, ["GPT-1", "GPT-2", "GPT-3", "this app"], gpt2_tokens),
-                width="stretch", key=k("context"))
+charts.show(st, context_figure(ctx_names, ctx_values, ["GPT-1", "GPT-2", "GPT-3", "this app"], gpt2_tokens, lang()),
+            key=k("context"), name="context_lengths")
 
 st.markdown(section(PAGE, "scale"))
 st.page_link("app_pages/uses.py", label=section(PAGE, "uses_link"), icon=":material/arrow_forward:")

@@ -6,15 +6,16 @@ import streamlit as st
 
 from gpt_core.lens import lens_at
 from gpt_core.timeline import PICKED, choice_view
+from ui import charts, links, presenter, state
 from ui import generation as gen
-from ui import state
-from ui.text import section
+from ui.text import lang, section, title
+from viz import a11y
 from viz import generation as vg
 from viz.attention import WINDOW
 
 PAGE, ATTENTION_PAGE = gen.PAGE, "app_pages/attention.py"
 k, text, LAB = gen.key, gen.text, gen.labels()
-st.title("Generation")
+st.title(title(PAGE))
 st.markdown(section(PAGE))
 
 bundle = state.bundle_or_stop()
@@ -25,17 +26,22 @@ if found is None:
     st.stop()
 tl, n_prompt = found
 gen.init_defaults()
+step_id = (state.prompt(), state.active_model(), tl.current, tl.cursor)  # the step shown (Predict first)
 if n_prompt > len(tl.prompt):
     st.warning(text("truncated", total=n_prompt, context=cfg.block_size))
 
 # --- controls ---------------------------------------------------------------------------------
-o = st.columns([1, 1.2, 1, 1], vertical_alignment="center")
-o[0].number_input(LAB["max_new"], 1, 2000, key=k("max_new"))
-o[1].slider(LAB["n"], 1, 100, key=k("n"))
-o[2].toggle(LAB["slide"], key=k("slide"), help=LAB["slide_help"])
-large = o[3].toggle(LAB["large"], key=k("large"))
+large = presenter.on()  # presenter mode: large controls, and only those a class needs
 if large:
+    n_col, predict_col = st.columns([1.2, 2], vertical_alignment="center")
     st.html(vg.LARGE_CONTROLS_CSS)
+else:
+    o = st.columns([1, 1.2, 1, 1], vertical_alignment="center")
+    o[0].number_input(LAB["max_new"], 1, 2000, key=k("max_new"))
+    o[2].toggle(LAB["slide"], key=k("slide"), help=LAB["slide_help"])
+    n_col, predict_col = o[1], o[3]
+n_col.slider(LAB["n"], 1, 100, key=k("n"))
+predict = presenter.predict_toggle(predict_col, k("predict"))
 stopped = tl.stop_reason(gen.limits())
 n = int(st.session_state[k("n")])
 c = st.columns([1.2, 1.2, 1, 1, 1])
@@ -55,7 +61,7 @@ def draw_text() -> None:
     text_slot.html(vg.text_html(
         tok.token_strs(tl.prompt), tok.token_strs(tl.branch.tokens), tl.cursor, tl.dropped(), gen.token_titles(tl),
         [s.how == PICKED for s in tl.steps], next_mark="" if tl.stop_reason(gen.limits()) else "?",
-        font_rem=1.5 if large else 1.05))
+        font_rem=1.5 if large else 1.05, lang=lang()))
 
 
 interrupted = st.session_state.pop(k("running"), None)  # a run that ended inside the loop: Stop was pressed
@@ -95,19 +101,26 @@ def choice() -> None:
     w[2].slider(LAB["top_p"], 0.01, 1.0, step=0.01, key=k("top_p"), help=LAB["top_p_help"])
     w[3].number_input(LAB["seed"], 0, 2**31 - 1, key=k("seed"))
     w[4].slider(LAB["bars"], 3, 40, key=k("bars"))
-    with st.expander(LAB["what"]):
-        st.markdown(section(PAGE, "settings_help"))
+    if not large:
+        with st.expander(LAB["what"]):
+            st.markdown(section(PAGE, "settings_help"))
     settings = gen.settings()
     dist, d = tl.preview(model, settings)
     kept = tl.steps[tl.cursor] if tl.cursor < len(tl.steps) else None
     v = choice_view(dist, d, int(st.session_state[k("bars")]), (d.token,) + ((kept.token,) if kept else ()))
     names, at = tok.token_strs(v.ids), v.ids.index(d.token)
+    hide = presenter.hidden(predict, step_id)
     m = st.columns(4)
-    m[0].metric(LAB["next_metric" if kept is None and not stopped else "settings_metric"], gen.token_text(tok, d.token))
-    m[1].metric(LAB["rank_metric"], f"{v.ranks[at]:,} / {v.probs[at]:.2%}")
+    m[0].metric(LAB["next_metric" if kept is None and not stopped else "settings_metric"],
+                presenter.HIDDEN if hide else gen.token_text(tok, d.token))
+    m[1].metric(LAB["rank_metric"], presenter.HIDDEN if hide else f"{v.ranks[at]:,} / {v.probs[at]:.2%}")
     m[2].metric(LAB["entropy_metric"], f"{v.entropy:.2f} nats",
                 help=LAB["entropy_help"].format(bits=v.entropy_bits, choices=v.perplexity))
     m[3].metric(LAB["kept_metric"], f"{v.n_kept:,} / {v.vocab:,}")
+    if hide:  # the class guesses first: the choice, the candidates and the draw wait for Reveal
+        presenter.reveal_panel(step_id, k("rerun"))
+        links.write()
+        return
     if kept is None:
         st.markdown(text("would_pick" if stopped else "will_pick", token=gen.token_md(tok, d.token),
                          rank=v.ranks[at], vocab=v.vocab, prob=f"{v.probs[at]:.2%}"))
@@ -117,18 +130,20 @@ def choice() -> None:
         if kept.token != d.token:
             st.info(text("differs", token=gen.token_md(tok, d.token)))
     left, right = st.columns([3, 2])
-    left.plotly_chart(vg.candidates_figure(names, v.ranks, v.logits, v.probs, v.tempered, v.final, v.kept,
-                                           settings.temperature, at), width="stretch", key=k("bars_fig"))
+    charts.show(left, vg.candidates_figure(names, v.ranks, v.logits, v.probs, v.tempered, v.final, v.kept,
+                                           settings.temperature, at, lang()), key=k("bars_fig"),
+                name="next_token_candidates",
+                alt=a11y.next_summary(names, v.probs, lang()), table=True)
     left.caption(text("bars", shown=len(v.ids), mass=f"{v.shown_mass:.1%}", others=v.vocab - len(v.ids)))
     right.markdown(section(PAGE, "cut"))
-    right.plotly_chart(vg.cut_figure(v.curve, v.n_kept, settings.top_p, settings.top_k), width="stretch",
-                       key=k("cut_fig"))
+    charts.show(right, vg.cut_figure(v.curve, v.n_kept, settings.top_p, settings.top_k, lang()), key=k("cut_fig"),
+                name="sampling_cut")
     right.markdown(section(PAGE, "draw"))
     seg = [None if t is None else tok.token_strs([t])[0] for t, _, _ in v.segments]
     landed = next(i for i, (t, _, _) in enumerate(v.segments) if t == d.token)
-    right.plotly_chart(vg.draw_figure(seg, [s for _, s, _ in v.segments], [w for _, _, w in v.segments],
-                                      None if dist.greedy else d.u, landed, names[at]), width="stretch",
-                       key=k("draw_fig"))
+    charts.show(right, vg.draw_figure(seg, [s for _, s, _ in v.segments], [w for _, _, w in v.segments],
+                                      None if dist.greedy else d.u, landed, names[at], lang()), key=k("draw_fig"),
+                name="random_draw")
     if dist.greedy:
         right.caption(section(PAGE, "draw_greedy"))
     if stopped is None or kept is not None:
@@ -136,6 +151,7 @@ def choice() -> None:
         st.pills(LAB["candidates"], v.ids, key=k("pick"), on_change=gen.pick, args=(model,),
                  label_visibility="collapsed", format_func=lambda t: f"{v.ranks[v.ids.index(t)]}. "
                  f"{gen.token_md(tok, t)} ({v.probs[v.ids.index(t)]:.1%})")
+    links.write()  # a fragment rerun changed the view: the address follows
 
 
 choice()
@@ -145,8 +161,8 @@ ctx, look = tl.context(), tl.look(model)
 target = tl.steps[tl.cursor].token if tl.cursor < len(tl.steps) else None
 st.markdown(section(PAGE, "attention"))
 first = max(0, len(ctx) - WINDOW)
-st.plotly_chart(vg.newest_attention_figure(look.attention[:, :, first:], tok.token_strs(ctx[first:]), first),
-                width="stretch", key=k("attention_fig"))
+charts.show(st, vg.newest_attention_figure(look.attention[:, :, first:], tok.token_strs(ctx[first:]), first, lang()),
+            key=k("attention_fig"), name="newest_token_attention", table=True)
 if first:
     st.caption(text("attention_window", length=len(ctx), shown=len(ctx) - first))
 if Path(ATTENTION_PAGE).is_file():
@@ -160,12 +176,15 @@ if Path(ATTENTION_PAGE).is_file():
         st.switch_page(ATTENTION_PAGE)
     st.caption(section(PAGE, "attention_link"))
 
-lens = lens_at(model, look.resid, 5, target)
-who = section(PAGE, "lens_target_chosen" if target is not None else "lens_target_final")
-st.markdown(text("lens", target=f"'{gen.token_md(tok, lens.target)}' ({who})"))
-st.plotly_chart(vg.lens_figure(lens.layers, gen.lens_rows_tokens(lens, tok), lens.top_probs.numpy(),
-                               tok.token_strs([lens.target])[0], lens.target_probs.tolist(),
-                               lens.target_ranks.tolist()), width="stretch", key=k("lens_fig"))
+if presenter.hidden(predict, step_id):
+    presenter.lens_hidden()  # its last layer is the model's choice
+else:
+    lens = lens_at(model, look.resid, 5, target)
+    who = section(PAGE, "lens_target_chosen" if target is not None else "lens_target_final")
+    st.markdown(text("lens", target=f"'{gen.token_md(tok, lens.target)}' ({who})"))
+    charts.show(st, vg.lens_figure(lens.layers, gen.lens_rows_tokens(lens, tok), lens.top_probs.numpy(),
+                                   tok.token_strs([lens.target])[0], lens.target_probs.tolist(),
+                                   lens.target_ranks.tolist(), lang()), key=k("lens_fig"), name="logit_lens")
 
 # --- timeline and branches --------------------------------------------------------------------
 st.markdown(section(PAGE, "timeline"))

@@ -3,13 +3,14 @@
 import streamlit as st
 
 from gpt_core import live_training as lt
+from ui import charts, textbox
 from ui import training as tr
-from ui.text import section
+from ui.text import lang, section, title
 from viz import training as vt
 
 PAGE, k, text, LAB = tr.PAGE, tr.key, tr.text, tr.labels()
 tr.init_defaults()
-st.title("Training")
+st.title(title(PAGE))
 st.markdown(section(PAGE))
 
 busy = tr.current() is not None
@@ -22,15 +23,18 @@ with left:
     corpus = st.radio(LAB["corpus"], ["shipped", "plays", "own"], format_func=LAB.get, key=k("corpus"),
                       horizontal=True, disabled=busy)
     if corpus != "own":
-        chars, tokens = tr.shipped_size(corpus)
+        with st.spinner(LAB["cutting"]):
+            chars, tokens = tr.shipped_size(corpus)
         st.caption(text(corpus, chars=chars, tokens=tokens))
     else:
-        st.text_area(LAB["own_text"], key=k("own"), height=150, max_chars=lt.MAX_TEXT_CHARS, disabled=busy)
+        st.text_area(LAB["own_text"], key=k("own"), height=150, on_change=textbox.capped(k("own"), lt.MAX_TEXT_CHARS),
+                     disabled=busy)
+        textbox.notice(k("own"), lt.MAX_TEXT_CHARS)
         st.caption(text("own_help", limit=lt.MAX_TEXT_CHARS, tokens=lt.min_tokens(preset)))
     st.text_input(LAB["prompt"], key=k("prompt"), max_chars=40, disabled=busy)
 with right:
     st.selectbox(LAB["preset"], list(lt.PRESETS), key=k("preset"), on_change=tr.on_preset_change, disabled=busy,
-                 format_func=lambda name: f"{name} ({lt.PRESETS[name].n_params:,} parameters)")
+                 format_func=lambda name: LAB["preset_option"].format(name=name, params=lt.PRESETS[name].n_params))
     st.markdown(text("preset_facts", layers=cfg.n_layer, heads=cfg.n_head, width=cfg.n_embd,
                      context=cfg.block_size, params=preset.n_params, batch=preset.batch_size,
                      tokens=preset.tokens_per_step, memory=preset.memory_mb))
@@ -71,8 +75,8 @@ def live() -> None:
     p = lt.PRESETS[h.preset].config
     st.markdown(section(PAGE, "loss"))
     loss_labels = LAB | {"x": LAB["loss_x"], "y": LAB["loss_y"]}
-    st.plotly_chart(vt.loss_figure(h.steps, h.losses, h.evals, h.max_steps, p.vocab_size, loss_labels),
-                    width="stretch", key=k("loss_fig"))
+    charts.show(st, vt.loss_figure(h.steps, h.losses, h.evals, h.max_steps, p.vocab_size, loss_labels, lang()),
+                key=k("loss_fig"), name="training_loss")
     st.markdown(text("samples", tokens=lt.SAMPLE_TOKENS))
     st.html(vt.samples_html(h.samples, h.sample_prompt, LAB["step"]))
 
@@ -88,14 +92,14 @@ def live() -> None:
     steps, prev, ind = h.score_series(layer, head)
     at = {s: i for i, s in enumerate(steps)}
     titles = [LAB["snapshot"].format(step=s.step, prev=prev[at[s.step]], ind=ind[at[s.step]]) for s in h.snapshots]
-    st.plotly_chart(vt.snapshots_figure([s.patterns[layer, head] for s in h.snapshots], titles, lt.PROBE_N),
-                    width="stretch", key=k("snapshots_fig"))
+    snaps = vt.snapshots_figure([s.patterns[layer, head] for s in h.snapshots], titles, lt.PROBE_N, lang=lang())
+    charts.show(st, snaps, key=k("snapshots_fig"), name="attention_snapshots")
     st.markdown(section(PAGE, "scores"))
     score_labels = LAB | {"x": LAB["scores_x"], "y": LAB["scores_y"]}
-    st.plotly_chart(vt.scores_figure(steps, prev, ind, [float(s.max()) for s in h.previous_token],
+    charts.show(st, vt.scores_figure(steps, prev, ind, [float(s.max()) for s in h.previous_token],
                                      [float(s.max()) for s in h.induction], lt.chance_scores(),
-                                     [s.step for s in h.snapshots], h.max_steps, score_labels),
-                    width="stretch", key=k("scores_fig"))
+                                     [s.step for s in h.snapshots], h.max_steps, score_labels, lang()),
+                key=k("scores_fig"), name="head_scores_over_training")
 
 
 live()

@@ -3,13 +3,13 @@
 import streamlit as st
 
 from gpt_core.prompting import TimedSteps, answer_steps, fit_prompt
-from ui import models, state
+from ui import charts, models, state, textbox
 from ui import uses as u
-from ui.text import section
+from ui.text import lang, section, title
 from viz.uses import MAX_KEYS, answer_attention_figure, answer_html
 
 PAGE, k, text = u.PAGE, u.key, u.text
-st.title("Uses")
+st.title(title(PAGE))
 st.markdown(section(PAGE))
 
 bundle = state.bundle_or_stop()
@@ -19,18 +19,19 @@ st.info(u.capability_note(bundle))
 # --- the pattern and its prompt ---------------------------------------------------------------------
 left, right = st.columns([3, 2])
 pattern = left.segmented_control(section(PAGE, "pattern_label"), list(u.PATTERNS), key=k("pattern"),
-                                 format_func=u.PATTERNS.get, default="continue")
+                                 format_func=u.names("patterns").get, default="continue")
 pattern = pattern or "continue"
 shots = "zero"
 if pattern != "continue":
     shots = right.segmented_control(section(PAGE, "shots_label"), list(u.SHOTS), key=k(f"shots.{pattern}"),
-                                    format_func=u.SHOTS.get, default="few") or "few"
+                                    format_func=u.names("shots").get, default="few") or "few"
 st.markdown(section(PAGE, f"about_{pattern}"))
 
 tkey = u.template_key(pattern, shots)
 st.session_state.setdefault(tkey, u.template(pattern, shots))
-prompt = st.text_area(section(PAGE, "prompt_label"), key=tkey, height=200, max_chars=u.MAX_CHARS,
+prompt = st.text_area(section(PAGE, "prompt_label"), key=tkey, height=200, on_change=textbox.capped(tkey, u.MAX_CHARS),
                       help=section(PAGE, "prompt_help"))
+textbox.notice(tkey, u.MAX_CHARS)
 st.button(section(PAGE, "reset"), key=k(f"reset.{tkey}"), on_click=u.reset_template, args=(pattern, shots),
           icon=":material/restart_alt:")
 
@@ -66,7 +67,7 @@ if run_now:
     for step in steps:
         result["answer"].append(step.token)  # kept in the session as it grows: Stop leaves the partial answer
         bar.progress(len(result["answer"]) / max_new, text=text("progress", n=len(result["answer"]), of=max_new))
-        answer_slot.html(answer_html(*u.prompt_tail(tok, kept), tok.token_strs(result["answer"])))
+        answer_slot.html(answer_html(*u.prompt_tail(tok, kept), tok.token_strs(result["answer"]), lang()))
     result["finished"] = True
     progress_slot.empty()
     timing = steps.timing()
@@ -78,7 +79,7 @@ if result is None:
     st.caption(section(PAGE, "press_generate"))
     st.stop()
 answer = result["answer"]
-answer_slot.html(answer_html(*u.prompt_tail(tok, kept), tok.token_strs(answer)))
+answer_slot.html(answer_html(*u.prompt_tail(tok, kept), tok.token_strs(answer), lang()))
 st.caption(u.result_caption(result, tok))
 if not answer:
     st.stop()
@@ -97,6 +98,6 @@ rows = look.rows(layer, head)
 n_keys = rows.shape[1]
 first = max(0, n_keys - MAX_KEYS)
 fig = answer_attention_figure(rows[:, first:].numpy(), tok.token_strs(look.ids[first:n_keys]), tok.token_strs(answer),
-                              look.n_prompt, first)
-st.plotly_chart(fig, width="stretch", key=k("look_fig"))
+                              look.n_prompt, first, lang=lang())
+charts.show(st, fig, key=k("look_fig"), name="answer_attention")
 st.caption(text("look_caption", shown=n_keys - first, total=n_keys, share=f"{look.share_on_prompt(layer, head):.0%}"))

@@ -2,13 +2,47 @@
 
 Plain CPU tensors in a dict, in the order they were computed, with no reference to the model,
 so a cache can be stored by Streamlit's cache, pickled, and shared safely.
+
+Three activations per layer are not kept but recomputed when read, with the very operations the
+forward pass used, so the numbers are the same: the pre-softmax attention scores (from q and k:
+at long prompts they were half of all the memory), the MLP's GELU output (from its input) and the
+residual stream between attention and MLP (resid_pre + attn_out).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import torch
+
+
+def _scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    from .model import attention_scores  # model.py imports this module; import at call time
+
+    return attention_scores(q.transpose(1, 2), k.transpose(1, 2))  # (B, nh, T, hs) each -> (B, nh, T, T)
+
+
+def _gelu(pre: torch.Tensor) -> torch.Tensor:
+    from .model import gelu
+
+    return gelu(pre)
+
+
+# suffix of a recomputed name -> (suffixes of the stored names it is computed from, how)
+RECOMPUTED: dict[str, tuple[tuple[str, ...], Callable[..., torch.Tensor]]] = {
+    "attn.hook_attn_scores": (("attn.hook_q", "attn.hook_k"), _scores),
+    "mlp.hook_post": (("mlp.hook_pre",), _gelu),
+    "hook_resid_mid": (("hook_resid_pre", "hook_attn_out"), torch.add),
+}
+
+
+def _recipe(name: str) -> tuple[list[str], Callable[..., torch.Tensor]] | None:
+    """The stored names and the function that recompute ``name``, or None when it is always stored."""
+    for suffix, (inputs, fn) in RECOMPUTED.items():
+        if name.endswith("." + suffix):
+            prefix = name[: -len(suffix)]
+            return [prefix + i for i in inputs], fn
+    return None
 
 
 def activation_names(n_layer: int) -> list[str]:
@@ -38,22 +72,43 @@ def activation_names(n_layer: int) -> list[str]:
 
 
 class ActivationCache(Mapping[str, torch.Tensor]):
-    """Read-only mapping from activation name to tensor (see DESIGN.md for shapes)."""
+    """Read-only mapping from activation name to tensor (see DESIGN.md for shapes).
 
-    def __init__(self, tensors: dict[str, torch.Tensor]):
+    ``tensors`` holds what was kept; ``names`` (default: the keys of ``tensors``) is every name the
+    cache answers, in order, and may include names in RECOMPUTED whose inputs were kept.
+    """
+
+    def __init__(self, tensors: dict[str, torch.Tensor], names: Iterable[str] | None = None):
         self._tensors = dict(tensors)
+        self._names = list(self._tensors) if names is None else list(names)
+        self._known = set(self._names)
+        for name in self._names:
+            recipe = _recipe(name)
+            if name not in self._tensors and (recipe is None or not all(i in self._tensors for i in recipe[0])):
+                raise ValueError(f"Activation {name!r} is neither stored nor computable from stored ones.")
 
     def __getitem__(self, name: str) -> torch.Tensor:
-        try:
-            return self._tensors[name]
-        except KeyError:
-            raise KeyError(f"No activation named {name!r}; see ActivationCache.keys().") from None
+        if name not in self._known:
+            raise KeyError(f"No activation named {name!r}; see ActivationCache.keys().")
+        stored = self._tensors.get(name)
+        if stored is not None:
+            return stored
+        inputs, fn = _recipe(name)
+        with torch.no_grad():
+            return fn(*(self._tensors[i] for i in inputs))  # not kept: reading it again recomputes it
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._known  # without computing anything
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._tensors)
+        return iter(self._names)
 
     def __len__(self) -> int:
-        return len(self._tensors)
+        return len(self._names)
+
+    def stored(self) -> list[str]:
+        """The names whose tensors are kept in memory (the others are recomputed when read)."""
+        return [n for n in self._names if n in self._tensors]
 
     @property
     def n_layer(self) -> int:
@@ -70,7 +125,12 @@ class ActivationCache(Mapping[str, torch.Tensor]):
         return torch.stack([first, *rest])
 
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self._tensors.values())
+        """Memory held: each kept tensor's storage counted once (q, k and v share one; recomputed names none)."""
+        storages = {}
+        for t in self._tensors.values():
+            s = t.untyped_storage()
+            storages[(s.device, s.data_ptr())] = s.nbytes()
+        return sum(storages.values())
 
     def __repr__(self) -> str:
         return f"ActivationCache({len(self)} activations, {self.nbytes() / 1e6:.1f} MB)"

@@ -93,6 +93,13 @@ def draw(dist: Distribution, generator: torch.Generator | None = None) -> Draw:
 
     Greedy distributions return the arg-max and u = 0. The same generator state gives the same token.
     """
+    if dist.greedy:
+        # All the mass on one token: the order a stable sort gives is that token, then every other id
+        # ascending; built directly, as sorting the whole vocabulary at every step costs milliseconds.
+        token = int(torch.argmax(dist.final))
+        ids = torch.arange(dist.final.numel())
+        order = torch.cat([ids[token : token + 1], ids[:token], ids[token + 1 :]])
+        return Draw(token, 0.0, order, torch.ones(dist.final.numel()))
     order = torch.argsort(dist.final, descending=True, stable=True)
     cumulative = torch.cumsum(dist.final[order], 0)
     u = 0.0 if dist.greedy else float(torch.rand((), generator=generator))

@@ -18,6 +18,7 @@ from .weights import (
     HF_CONFIG,
     OWN_CONFIG,
     CheckpointError,
+    config_from_dict,
     hf_config_to_gpt,
     load_checkpoint,
     load_hf_folder,
@@ -114,11 +115,7 @@ def find_weights(name: str) -> Path:
 def peek_config(folder: Path) -> GPTConfig:
     """The shape of the model in ``folder``, read from its small JSON file without touching the weights."""
     if (folder / OWN_CONFIG).is_file():
-        doc = read_json(folder / OWN_CONFIG)
-        try:
-            return GPTConfig.from_dict(doc.get("config", {}))
-        except (TypeError, ValueError) as e:
-            raise CheckpointError(f"{folder / OWN_CONFIG} has an invalid config ({e}).") from None
+        return config_from_dict(read_json(folder / OWN_CONFIG).get("config", {}), folder / OWN_CONFIG)
     if (folder / HF_CONFIG).is_file():
         return hf_config_to_gpt(read_json(folder / HF_CONFIG), folder / HF_CONFIG)
     raise CheckpointError(f"{folder} holds neither {OWN_CONFIG} nor {HF_CONFIG}.")
@@ -164,7 +161,10 @@ def load_model(name: str = "default", device: str | None = None) -> ModelBundle:
         model, tok_name, meta = load_hf_folder(folder), "r50k_base", {}
     else:
         raise CheckpointError(f"{folder} holds neither {OWN_CONFIG} nor {HF_CONFIG}.")
-    tokenizer = get_tokenizer(tok_name)
+    try:
+        tokenizer = get_tokenizer(tok_name)
+    except ValueError as e:
+        raise CheckpointError(f"{folder / OWN_CONFIG}: {e}") from None
     if tokenizer.n_vocab > model.config.vocab_size:
         raise CheckpointError(
             f"{folder}: tokenizer {tok_name} has {tokenizer.n_vocab} tokens but the model only "

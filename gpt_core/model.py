@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .cache import ActivationCache
+from .cache import ActivationCache, activation_names
 from .config import GPTConfig
 
 # past key/values of one layer: (k, v), each (B, nh, T_past, hs)
@@ -56,31 +56,45 @@ class CausalSelfAttention(nn.Module):
 
         if capture is None:
             # Same math as the explicit branch below, fused; used for training and generation.
-            # With a cache, query i sits at absolute position T_all - T + i.
+            # With a cache, query i sits at absolute position T_all - T + i; one new query sees every key.
             if T == T_all:
                 y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
+            elif T == 1:
+                y = F.scaled_dot_product_attention(q, k, v)
             else:
-                mask = _causal_mask(T, T_all, x.device)
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=~_future(T, T_all, x.device))
         else:
-            # softmax(Q Kᵀ / √d_k + M) V, written out so every step can be captured.
-            scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.d_head)  # (B, nh, T, T_all)
-            future = ~_causal_mask(T, T_all, x.device)  # True above the diagonal
-            scores = scores.masked_fill(future, float("-inf"))  # M: 0 allowed, -inf future
-            pattern = torch.softmax(scores, dim=-1)  # each row sums to 1
+            # softmax(Q Kᵀ / √d_k + M) V, written out so every step can be captured. The scores are
+            # not captured: ActivationCache recomputes them from q and k with attention_scores.
+            pattern = torch.softmax(attention_scores(q, k), dim=-1)  # (B, nh, T, T_all), rows sum to 1
             y = pattern @ v  # (B, nh, T, hs)
-            capture[prefix + "hook_attn_scores"] = scores
             capture[prefix + "hook_pattern"] = pattern
             capture[prefix + "hook_z"] = y.transpose(1, 2)  # (B, T, nh, hs)
 
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # concatenate heads: (B, T, C)
+        y = y.transpose(1, 2).reshape(B, T, C)  # concatenate heads: (B, T, C)
         return self.c_proj(y), (k, v)
 
 
-def _causal_mask(T: int, T_all: int, device: torch.device) -> torch.Tensor:
-    """Boolean (T, T_all) mask, True where query i may attend to key j (j <= i + offset)."""
-    offset = T_all - T
-    return torch.ones(T, T_all, dtype=torch.bool, device=device).tril(diagonal=offset)
+def attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Q Kᵀ / √d_k + M: queries q (B, nh, T, hs) at the last T of the keys' T_all positions, k (B, nh, T_all, hs).
+
+    M is the causal mask, 0 on and below the diagonal and -inf above it. ActivationCache recomputes
+    hook_attn_scores with this same function, so its numbers are the ones the softmax saw.
+    """
+    T, T_all = q.shape[-2], k.shape[-2]
+    scores = q @ k.transpose(-2, -1)  # (B, nh, T, T_all)
+    scores.div_(math.sqrt(q.shape[-1]))  # in place: at long prompts this tensor is the largest one
+    return scores.masked_fill_(_future(T, T_all, q.device), float("-inf"))
+
+
+def _future(T: int, T_all: int, device: torch.device) -> torch.Tensor:
+    """Boolean (T, T_all) mask, True where key j lies in query i's future (j > i + T_all - T)."""
+    return torch.ones(T, T_all, dtype=torch.bool, device=device).triu(diagonal=T_all - T + 1)
+
+
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    """GPT-2's GELU, the tanh approximation (ActivationCache recomputes mlp.hook_post with it)."""
+    return F.gelu(x, approximate="tanh")
 
 
 def _save(capture: dict | None, name: str, t: torch.Tensor) -> None:
@@ -96,11 +110,8 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor, capture: dict | None = None, prefix: str = "") -> torch.Tensor:
         pre = self.c_fc(x)  # (B, T, 4C)
-        post = F.gelu(pre, approximate="tanh")  # GPT-2 used the tanh approximation of GELU
-        if capture is not None:
-            capture[prefix + "hook_pre"] = pre
-            capture[prefix + "hook_post"] = post
-        return self.c_proj(post)  # (B, T, C)
+        _save(capture, prefix + "hook_pre", pre)  # hook_post = gelu(hook_pre) is recomputed by ActivationCache
+        return self.c_proj(gelu(pre))  # (B, T, C)
 
 
 class Block(nn.Module):
@@ -123,8 +134,7 @@ class Block(nn.Module):
         attn_out, kv = self.attn(h, past, capture, prefix + "attn.")
         attn_out = self.drop(attn_out)
         _save(capture, prefix + "hook_attn_out", attn_out)
-        mid = x + attn_out  # the residual stream carries the sum forward
-        _save(capture, prefix + "hook_resid_mid", mid)
+        mid = x + attn_out  # the residual stream carries the sum forward (hook_resid_mid: recomputed)
         h2 = self.ln_2(mid)
         _save(capture, prefix + "ln2.hook_normalized", h2)
         mlp_out = self.drop(self.mlp(h2, capture, prefix + "mlp."))
@@ -183,7 +193,8 @@ class GPT(nn.Module):
         """Logits at every position and the updated key/value cache.
 
         idx: (B, T) token ids. past_kv: the cache returned by an earlier call (positions
-        continue after it). capture: a dict to receive named activations, or None.
+        continue after it). capture: a dict to receive named activations, or None; it receives
+        all but the ones ActivationCache recomputes (cache.RECOMPUTED).
         """
         B, T = idx.shape
         past_len = past_kv[0][0].shape[2] if past_kv else 0
@@ -211,10 +222,14 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def run_with_cache(self, idx: torch.Tensor) -> tuple[torch.Tensor, ActivationCache]:
-        """Logits plus every named activation (detached CPU tensors), for one forward pass."""
+        """Logits plus every named activation (detached CPU tensors), for one forward pass.
+
+        A few activations (see cache.RECOMPUTED) are not kept but recomputed exactly when read.
+        """
         capture: dict[str, torch.Tensor] = {}
         logits, _ = self.forward(idx, capture=capture)
-        return logits, ActivationCache({k: v.detach().cpu() for k, v in capture.items()})
+        stored = {k: v.detach().cpu() for k, v in capture.items()}
+        return logits, ActivationCache(stored, activation_names(self.config.n_layer))
 
     def loss(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy of next-token prediction, in nats per token."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -226,10 +227,17 @@ def load_tokenizer(name: str, tokenizers_dir: Path | None = None) -> Tokenizer:
     return Tokenizer(spec, load_ranks(path, spec.sha256))
 
 
-@functools.cache
+_LOADING = threading.Lock()  # guards _loaded_once: functools.cache alone lets threads that ask at once all load
+
+
 def get_tokenizer(name: str) -> Tokenizer:
-    """The shipped tokenizer ``name`` (an alias gives the same object), loaded once."""
+    """The shipped tokenizer ``name`` (an alias gives the same object), loaded once, even when many
+    threads (a class of browser sessions) ask for it at the same moment."""
     canonical = _spec(name).name
-    if canonical != name:
-        return get_tokenizer(canonical)
-    return load_tokenizer(canonical)
+    with _LOADING:
+        return _loaded_once(canonical)
+
+
+@functools.cache
+def _loaded_once(name: str) -> Tokenizer:
+    return load_tokenizer(name)

@@ -12,6 +12,8 @@ Every failure raises CheckpointError with one sentence naming the file and the p
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 import torch
@@ -57,9 +59,55 @@ def read_json(path: Path) -> dict:
         raise CheckpointError(f"{path} is missing.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path} is not valid JSON ({e}).") from None
+    except RecursionError:
+        raise CheckpointError(f"{path} is nested too deeply to be a model description.") from None
     if not isinstance(doc, dict):
         raise CheckpointError(f"{path} should hold a JSON object.")
     return doc
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about values read from a file."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_WHOLE = ("n_layer", "n_head", "n_embd", "block_size", "vocab_size", "d_mlp_mult")
+_REAL = ("layer_norm_eps", "dropout")
+_FLAGS = ("final_layer_norm", "tie_word_embeddings")
+
+
+def config_from_dict(d: object, source: Path) -> GPTConfig:
+    """The GPTConfig a checkpoint's JSON describes; wrong types and shapes no GPT can have are refused.
+
+    JSON lets ``"n_layer": 2.5`` or ``"n_head": "12"`` through, and the model would fail later with a
+    bare TypeError, so every field is checked here and the message names the file and the field.
+    """
+    if not isinstance(d, dict):
+        raise CheckpointError(f"{source}: the config should be a JSON object, not {type(d).__name__}.")
+    for k in _WHOLE:
+        if k in d and (isinstance(d[k], bool) or not isinstance(d[k], int)):
+            raise CheckpointError(f"{source}: config field {k!r} should be a whole number, got {_shown(d[k])}.")
+    for k in _REAL:
+        if k in d and (isinstance(d[k], bool) or not isinstance(d[k], int | float) or not math.isfinite(d[k])):
+            raise CheckpointError(f"{source}: config field {k!r} should be a number, got {_shown(d[k])}.")
+    for k in _FLAGS:
+        if k in d and not isinstance(d[k], bool):
+            raise CheckpointError(f"{source}: config field {k!r} should be true or false, got {_shown(d[k])}.")
+    try:
+        config = GPTConfig.from_dict(d)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{source} has an invalid config ({e}).") from None
+    if config.n_embd % config.n_head:
+        raise CheckpointError(
+            f"{source}: n_embd {config.n_embd} is not divisible by n_head {config.n_head}, so the heads cannot "
+            f"share the width equally."
+        )
+    if config.layer_norm_eps <= 0 or not 0 <= config.dropout < 1 or config.d_mlp_mult < 1:
+        raise CheckpointError(f"{source}: layer_norm_eps must be above 0, dropout in [0, 1) and d_mlp_mult ≥ 1.")
+    if config.norm_position != "pre" or not config.final_layer_norm:
+        raise CheckpointError(f"{source}: only GPT-2-style models (pre-norm, with a final LayerNorm) can be loaded.")
+    return config
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -71,14 +119,29 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is not a readable safetensors file ({e}).") from None
 
 
+def _bin_problem(path: Path, error: Exception) -> str:
+    """One sentence for a pytorch_model.bin that torch.load(weights_only=True) refused.
+
+    torch's own message is a page long and suggests weights_only=False, which would run the file's code.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # torch colours part of its message
+    detail = (text.partition("WeightsUnpickler error:")[2] or text).strip()
+    detail = detail.splitlines()[0][:200] if detail else type(error).__name__
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", detail)
+    if found:
+        return (f"{path} could not be read safely: besides tensors it holds pickled Python objects "
+                f"({found.group(1)}), and unpickling them could run code, so it was not loaded. "
+                f"Use the model's {WEIGHTS} instead.")
+    return f"{path} could not be read safely as tensors: it is damaged or not a PyTorch weights file ({detail})."
+
+
 def _read_bin(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for bad pickles; all mean the same here
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} could not be read safely as tensors ({first[:200]}).") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path} does not hold a dictionary of tensors.")
+        raise CheckpointError(_bin_problem(path, e)) from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
+        raise CheckpointError(f"{path} does not hold a dictionary of named tensors.")
     return state
 
 
@@ -94,6 +157,8 @@ def _load_into(model: GPT, state: dict[str, torch.Tensor], source: Path) -> None
             raise CheckpointError(
                 f"{source}: tensor {k!r} has shape {tuple(state[k].shape)}, expected {tuple(t.shape)}."
             )
+        if not state[k].is_floating_point():
+            raise CheckpointError(f"{source}: tensor {k!r} holds {state[k].dtype} values, not floating-point weights.")
         if not torch.isfinite(state[k]).all():
             raise CheckpointError(f"{source}: tensor {k!r} contains NaN or infinite values.")
     model.load_state_dict({k: state[k].to(t.dtype) for k, t in expected.items()})
@@ -105,29 +170,32 @@ def load_checkpoint(folder: str | Path) -> tuple[GPT, str, dict]:
     doc = read_json(folder / OWN_CONFIG)
     if doc.get("format") != FORMAT or "config" not in doc:
         raise CheckpointError(f"{folder / OWN_CONFIG} is not a checkpoint description ({FORMAT}).")
-    try:
-        config = GPTConfig.from_dict(doc["config"])
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{folder / OWN_CONFIG} has an invalid config ({e}).") from None
+    config = config_from_dict(doc["config"], folder / OWN_CONFIG)
+    tokenizer, meta = doc.get("tokenizer", "r50k_base"), doc.get("meta", {})
+    if not isinstance(tokenizer, str) or not isinstance(meta, dict):
+        raise CheckpointError(f"{folder / OWN_CONFIG}: \"tokenizer\" should be a name and \"meta\" a JSON object.")
     state = _read_safetensors(folder / WEIGHTS)
     model = GPT(config)
     _load_into(model, state, folder / WEIGHTS)
-    return model.eval(), str(doc.get("tokenizer", "r50k_base")), dict(doc.get("meta", {}))
+    return model.eval(), tokenizer, dict(meta)
 
 
 def hf_config_to_gpt(doc: dict, source: Path) -> GPTConfig:
     """GPTConfig from a Hugging Face GPT-2 config.json."""
-    try:
-        return GPTConfig(
-            n_layer=int(doc["n_layer"]),
-            n_head=int(doc["n_head"]),
-            n_embd=int(doc["n_embd"]),
-            block_size=int(doc.get("n_positions", doc.get("n_ctx", 1024))),
-            vocab_size=int(doc["vocab_size"]),
-            layer_norm_eps=float(doc.get("layer_norm_epsilon", 1e-5)),
-        )
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{source} is not a GPT-2 config (missing or bad field {e}).") from None
+    missing = [k for k in ("n_layer", "n_head", "n_embd", "vocab_size") if k not in doc]
+    if missing:
+        raise CheckpointError(f"{source} is not a GPT-2 config (missing field {missing[0]!r}).")
+    return config_from_dict(
+        {
+            "n_layer": doc["n_layer"],
+            "n_head": doc["n_head"],
+            "n_embd": doc["n_embd"],
+            "block_size": doc.get("n_positions", doc.get("n_ctx", 1024)),
+            "vocab_size": doc["vocab_size"],
+            "layer_norm_eps": doc.get("layer_norm_epsilon", 1e-5),
+        },
+        source,
+    )
 
 
 def from_hf_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -80,7 +80,8 @@ def test_page_shows_every_section(tiny_model_dir):
     assert len(array(grid["data"][1]["x"])) == 2 * 2  # one click target per (layer, head)
     assert r"\mathrm{Attention}(Q, K, V)" in latex(at)
     assert [b.label for b in at.get("download_button")] == [
-        "Pattern of this head (CSV)", "Q, K, V and output of this head (CSV)", "Head scores of every head (CSV)"]
+        "Pattern of this head (CSV)", "Q, K, V and output of this head (CSV)", "Head scores of every head (CSV)",
+        "Download handout"]
     assert "of all attention" in md  # the attention sink, explained with this text's share
 
 
@@ -194,7 +195,7 @@ def test_the_wrong_formula_is_flagged_and_its_rows_do_not_sum_to_one(tiny_model_
     at = open_page()
     assert r"K^\top K^\top + \varepsilon" in latex(at)
     assert "No normalisation over the keys" in texts(at)
-    table = at.dataframe[0].value
+    table = next(d.value for d in at.dataframe if "query" in d.value.columns)  # not a chart's "Show as table"
     right, wrong = table.columns[2], table.columns[3]
     assert np.allclose(table[right], 1, atol=1e-5)
     assert not np.allclose(table[wrong], 1, atol=1e-2)

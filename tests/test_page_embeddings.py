@@ -175,7 +175,7 @@ def test_layernorm_worked_example_matches_the_model(bundle, forward):
     metrics = {m.label: m.value for m in at.metric}
     assert float(metrics["mean μ"]) == pytest.approx(float(x.mean()), abs=1e-6)
     assert float(metrics["std = √(σ² + ε)"]) == pytest.approx(float((x.var(unbiased=False) + 1e-5).sqrt()), abs=1e-6)
-    table = at.dataframe[0].value
+    table = next(d.value for d in at.dataframe if "the model's output" in d.value.columns)
     ref = cache["blocks.1.ln2.hook_normalized"][0, 3, :32].numpy()
     assert np.allclose(table["the model's output"], ref, atol=1e-6)
     assert np.allclose(table["γ · normalised + β"], ref, atol=1e-5)

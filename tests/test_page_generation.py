@@ -163,7 +163,7 @@ def test_picking_another_candidate_branches_and_keeps_the_old_branch(tiny_model_
     assert len(tl.branches) == 2 and tl.current == 1 and tl.tokens() == [original[0], second]
     assert tl.steps[1].how == "picked"
     assert "picked" in " ".join(text_view(at).classes)
-    rows = at.dataframe[0].value
+    rows = next(d.value for d in at.dataframe if "branch" in d.value.columns)  # not a chart's "Show as table"
     assert len(rows) == 2 and "split from branch 1 at token 2" in rows.iloc[1].tolist()
     click(at, "next", 2)  # continue the new branch
     assert timeline(at).tokens()[:2] == [original[0], second] and len(timeline(at).tokens()) == 4
@@ -259,7 +259,7 @@ def test_a_new_prompt_starts_a_new_timeline(tiny_model_dir):
 
 def test_large_controls_for_presenters(tiny_model_dir):
     at = open_page()
-    at.toggle(key=k("large")).set_value(True).run()
+    at.toggle(key="present").set_value(True).run()
     assert any("min-height:3.6rem" in h.value for h in at.html)
     assert "font-size:1.50rem" in next(h.value for h in at.html if "gen-text" in h.value)
 

@@ -13,9 +13,9 @@ import streamlit as st
 from gpt_core import attention_math as am
 from gpt_core.cache import ActivationCache
 from gpt_core.model import GPT
-from ui import state
+from ui import charts, presenter, state
 from ui import text as ui_text
-from ui.text import section
+from ui.text import lang, section
 from viz import attention_grid as ag
 from viz.tokens import axis_labels, visible
 
@@ -41,11 +41,6 @@ def keep(name: str, lo: int, hi: int, default: int) -> None:
     value = st.session_state.get(key(name))
     if not isinstance(value, int) or not lo <= value <= hi:
         st.session_state[key(name)] = default
-
-
-def png(name: str) -> dict:
-    """Plotly config: the toolbar's camera button saves a sharp PNG named after the chart."""
-    return {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False}
 
 
 def position_label(tokens: list[str]):
@@ -91,12 +86,12 @@ def pick_key(chart: str, start: int):
 # --- panels -----------------------------------------------------------------------------------------------
 
 
-def check(diff: float, hook: str) -> None:
-    """Say how far a recomputed step is from the model's own activation."""
+def check(diff: float, hook: str, kind: str = "check") -> None:
+    """Say how far a recomputed step is from the model's own activation (``kind``: which texts say it)."""
     if diff == 0:
-        st.caption(text("check_exact", hook=hook))
+        st.caption(text(kind + "_exact", hook=hook))
     elif diff <= CHECK_TOLERANCE:
-        st.caption(text("check", hook=hook, diff=diff))
+        st.caption(text(kind, hook=hook, diff=diff))
     else:
         st.error(text("check_failed", hook=hook, diff=diff))
 
@@ -107,7 +102,7 @@ def draw_cell(cell: am.CellWork) -> None:
     st.markdown(text("cell", i=cell.query, j=cell.key))
     left, right = st.columns([3, 2], gap="large")
     with left:
-        st.latex(ag.dot_latex(cell.dot, cell.query, cell.key))
+        st.latex(ag.dot_latex(cell.dot, cell.query, cell.key, lang=lang()))
         for line in ag.cell_latex(cell):
             st.latex(line)
         if not cell.allowed:
@@ -116,13 +111,13 @@ def draw_cell(cell: am.CellWork) -> None:
             st.caption(text("cell_softmax", row_max=cell.row_max, i=cell.query))
     with right:
         st.caption(lab["all_terms"])
-        st.plotly_chart(ag.terms_figure(cell.dot), key=key("terms"), config=png("dot_product_terms"))
+        charts.show(st, ag.terms_figure(cell.dot, lang()), key=key("terms"), name="dot_product_terms")
         if cell.dot.n_hidden:
             st.caption(text("cell_terms", d_k=cell.d_k, shown=len(cell.dot.shown)))
         if cell.allowed:
             st.markdown(text("cell_output", j=cell.key, count=cell.query + 1, i=cell.query))
-            st.plotly_chart(ag.contribution_figure(cell.v, cell.contribution, cell.z, cell.key, cell.query),
-                            key=key("contribution"), config=png("value_times_weight"))
+            charts.show(st, ag.contribution_figure(cell.v, cell.contribution, cell.z, cell.key, cell.query, lang()),
+                        key=key("contribution"), name="value_times_weight")
 
 
 def draw_formula(work: am.HeadWork) -> None:
@@ -146,8 +141,8 @@ def draw_steps(work: am.HeadWork, cache: ActivationCache, model: GPT, start: int
     checks = am.model_checks(work, cache)
 
     def matrix(m, kind: str = "signed", cols=rows, col_title: str = "", name: str = step) -> None:
-        st.plotly_chart(ag.matrix_figure(m, rows, cols, kind=kind, col_title=col_title), key=key(f"m_{name}"),
-                        config=png(f"attention_{name}"))
+        charts.show(st, ag.matrix_figure(m, rows, cols, kind=kind, col_title=col_title, lang=lang()),
+                    key=key(f"m_{name}"), name=f"attention_{name}", table=True)
 
     if step == "step_qkv":
         st.markdown(text(step, d_k=work.d_k))
@@ -162,7 +157,7 @@ def draw_steps(work: am.HeadWork, cache: ActivationCache, model: GPT, start: int
     elif step == "step_mask":
         st.markdown(text(step))
         matrix(work.masked[w, w].numpy(), kind="masked")
-        check(checks["scores"], "hook_attn_scores")
+        check(checks["scores"], "hook_attn_scores", "check_scores")
     elif step == "step_softmax":
         st.markdown(text(step, worst=am.worst_row_sum_error(work.pattern)))
         matrix(work.pattern[w, w].numpy(), kind="weight")
@@ -176,8 +171,8 @@ def draw_steps(work: am.HeadWork, cache: ActivationCache, model: GPT, start: int
         st.markdown(text(step, n_head=n_head, d_k=work.d_k, width=proj.concat.shape[1], d_model=d_model))
         matrix(proj.concat[w].numpy(), cols=None, col_title=lab["concat_columns"])
         st.markdown(section(PAGE, "per_head"))
-        st.plotly_chart(ag.head_share_figure(am.head_output_norms(proj, query), work.head), key=key("per_head"),
-                        config=png("head_shares"))
+        charts.show(st, ag.head_share_figure(am.head_output_norms(proj, query), work.head, lang=lang()),
+                    key=key("per_head"), name="head_shares")
         check(proj.reference, "hook_attn_out")
 
 
@@ -186,7 +181,7 @@ def draw_wrong(work: am.HeadWork, start: int, stop: int, tokens: list[str]) -> N
     lab = labels()
     wrong = am.wrong_formula(work)
     st.markdown(section(PAGE, "wrong"))
-    st.latex(ag.WRONG_LATEX)
+    st.latex(ag.wrong_latex(lang()))
     left, right = st.columns(2, gap="large")
     left.markdown(section(PAGE, "wrong_what"))
     with right:
@@ -207,7 +202,9 @@ def draw_wrong(work: am.HeadWork, start: int, stop: int, tokens: list[str]) -> N
 
 
 def draw_export(work: am.HeadWork, tokens: list[str], score_maps: dict, layer: int, head: int) -> None:
-    """CSV downloads, built only when clicked."""
+    """CSV downloads, built only when clicked (none in presenter mode: a class does not download)."""
+    if presenter.on():
+        return
     lab = labels()
     st.markdown(section(PAGE, "export"))
     name = f"attention_layer{layer + 1}_head{head + 1}"

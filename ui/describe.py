@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import gpt_core
+from ui.text import label, labels
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
@@ -25,60 +26,55 @@ def short_count(n: int) -> str:
 def corpus(info: gpt_core.ModelInfo) -> str:
     meta = info.meta
     if meta.get("corpus"):
-        chars = f" ({short_count(int(meta['corpus_chars']))} characters)" if meta.get("corpus_chars") else ""
-        return f"{meta['corpus']}{chars}"
+        if meta.get("corpus_chars"):
+            return label("common", "corpus_chars", corpus=meta["corpus"], chars=short_count(int(meta["corpus_chars"])))
+        return str(meta["corpus"])
     return info.trained_on
 
 
 def summary(b: gpt_core.ModelBundle) -> str:
     """A few Markdown lines describing the model, every value taken from the bundle."""
     info, cfg = b.info, b.model.config
+    lab = labels("common")
     lines = [
-        f"**{md_escape(info.name)}**: {short_count(info.n_params)} parameters, "
-        f"{cfg.n_layer} layers × {cfg.n_head} heads, d_model {cfg.n_embd}",
-        f"Tokenizer: {md_escape(b.tokenizer.label)}",
-        f"Trained on: {md_escape(corpus(info))}",
+        lab["summary_name"].format(name=md_escape(info.name), params=short_count(info.n_params), layers=cfg.n_layer,
+                                   heads=cfg.n_head, d_model=cfg.n_embd),
+        lab["summary_tokenizer"].format(tokenizer=md_escape(b.tokenizer.label)),
+        lab["summary_corpus"].format(corpus=md_escape(corpus(info))),
     ]
     if "val_nats_per_char" in info.meta:
-        lines.append(f"Held-out loss: {float(info.meta['val_nats_per_char']):.3f} nats per character")
-    lines.append(f"Context: {cfg.block_size:,} tokens · running on {md_escape(info.device)}")
+        lines.append(lab["summary_loss"].format(loss=float(info.meta["val_nats_per_char"])))
+    lines.append(lab["summary_context"].format(context=cfg.block_size, device=md_escape(info.device)))
     return "  \n".join(lines)
 
 
 def config_rows(b: gpt_core.ModelBundle) -> list[dict]:
     """The model's shape as (setting, value, meaning) rows."""
-    c = b.model.config
-    rows = [
-        ("layers (n_layer)", c.n_layer, "transformer blocks, applied in turn"),
-        ("heads (n_head)", c.n_head, "attention heads per layer"),
-        ("d_model (n_embd)", c.n_embd, "length of every token's vector"),
-        ("d_head", c.d_head, "d_model / n_head: each head's query, key and value size"),
-        ("d_mlp", c.d_mlp, "hidden width of each MLP"),
-        ("context (block_size)", c.block_size, "most tokens read at once"),
-        ("vocabulary", c.vocab_size, "tokens the model can read and predict"),
-    ]
-    return [{"setting": s, "value": f"{v:,}", "meaning": m} for s, v, m in rows] + [
-        {"setting": "tokenizer", "value": b.tokenizer.label, "meaning": f"name: {b.tokenizer.name}"}
-    ]
+    c, lab = b.model.config, labels("model", "config_rows")
+    values = {"n_layer": c.n_layer, "n_head": c.n_head, "n_embd": c.n_embd, "d_head": c.d_head, "d_mlp": c.d_mlp,
+              "block_size": c.block_size, "vocab_size": c.vocab_size}
+    col = labels("model")
+    rows = [{col["col_setting"]: lab[k], col["col_value"]: f"{v:,}", col["col_meaning"]: lab[k + "_meaning"]}
+            for k, v in values.items()]
+    return rows + [{col["col_setting"]: lab["tokenizer"], col["col_value"]: b.tokenizer.label,
+                    col["col_meaning"]: lab["tokenizer_meaning"].format(name=b.tokenizer.name)}]
 
 
-_PROVENANCE = [
-    ("corpus", "Training text"), ("corpus_chars", "Characters in it"), ("tokenizer", "Tokenizer"),
-    ("steps", "Training steps"), ("tokens_seen", "Tokens seen"), ("train_seconds", "Training time (s)"),
-    ("train_loss", "Training loss (nats/token)"), ("val_loss", "Held-out loss (nats/token)"),
-    ("val_nats_per_char", "Held-out loss (nats/character)"), ("val_split", "Held-out text"),
-    ("machine", "Trained on machine"), ("torch", "PyTorch"), ("finished", "Finished"),
-]
+# What a checkpoint may record, in the order shown; the names are in the "provenance_rows" section of model.<lang>.md
+_PROVENANCE = ("corpus", "corpus_chars", "tokenizer", "steps", "tokens_seen", "train_seconds", "train_loss",
+               "val_loss", "val_nats_per_char", "val_split", "machine", "torch", "finished")
 
 
 def provenance_rows(info: gpt_core.ModelInfo) -> list[dict]:
     """Where the weights came from, as (fact, value) rows; only facts the checkpoint recorded."""
-    rows = [{"fact": "Weights read from", "value": info.source}]
+    lab, col = labels("model", "provenance_rows"), labels("model")
+    fact, value = col["col_fact"], col["col_value"]
+    rows = [{fact: lab["source"], value: info.source}]
     meta = info.meta
-    if not any(k in meta for k, _ in _PROVENANCE):
-        rows.append({"fact": "Trained on", "value": info.trained_on})
-    for key, label in _PROVENANCE:
+    if not any(k in meta for k in _PROVENANCE):
+        rows.append({fact: lab["trained_on"], value: info.trained_on})
+    for key in _PROVENANCE:
         if key in meta:
-            value = meta[key]
-            rows.append({"fact": label, "value": f"{value:,}" if isinstance(value, int) else str(value)})
+            v = meta[key]
+            rows.append({fact: lab[key], value: f"{v:,}" if isinstance(v, int) else str(v)})
     return rows

@@ -9,7 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from gpt_core import embeddings as emb
-from ui import state
+from ui import presenter, state
+from ui import text as ui_text
 from ui.text import section
 from viz.attention import WINDOW, window_start
 
@@ -21,9 +22,19 @@ def key(name: str) -> str:
     return state.widget_key(PAGE, name)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Indexing the vocabulary…")
+def label(name: str, **values) -> str:
+    """One short string of the page's "labels" section."""
+    return ui_text.label(PAGE, name, **values)
+
+
 def vocabulary_index(src: str) -> emb.EmbeddingIndex:
     """Cosine search over every token embedding of model ``src``; built once per model, read-only."""
+    with st.spinner(label("indexing")):
+        return _vocabulary_index(src)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _vocabulary_index(src: str) -> emb.EmbeddingIndex:
     b = state.load_bundle(src)
     return emb.EmbeddingIndex.for_model(b.model, b.tokenizer)
 
@@ -45,7 +56,7 @@ def window(name: str, n_tokens: int) -> tuple[int, int]:
     if n_tokens <= WINDOW:
         return 0, n_tokens
     last = window_start(n_tokens)
-    start = st.slider("First position shown", 0, last, last, key=key(name))
+    start = st.slider(label("window"), 0, last, last, key=key(name))
     st.caption(section(PAGE, "window").format(t=n_tokens, n=WINDOW))
     return start, start + WINDOW
 
@@ -54,14 +65,17 @@ def dims(name: str, d: int) -> tuple[int, int]:
     """The dimensions a view shows: how many, and from which one (kept inside the d_model dimensions)."""
     choices = [n for n in (8, 16, 32, 64, MAX_DIMS) if n < d] + ([d] if d <= MAX_DIMS else [])
     left, right = st.columns(2)
-    n = left.select_slider("Dimensions shown", choices, value=min(32, choices[-1]), key=key(name + ".n"))
-    first = right.slider("Starting at dimension", 0, d - choices[0], 0, key=key(name + ".first")) if d > n else 0
+    n = left.select_slider(label("dims_shown"), choices, value=min(32, choices[-1]), key=key(name + ".n"))
+    first = right.slider(label("dims_first"), 0, d - choices[0], 0, key=key(name + ".first")) if d > n else 0
     first = min(first, d - n)
     return first, first + n
 
 
 def csv_buttons(items: list[tuple[str, str, str]]) -> None:
-    """One download button per (label, CSV text, file name), in a row."""
+    """One download button per (label, CSV text, file name), in a row (none in presenter mode: a class does not
+    download)."""
+    if presenter.on():
+        return
     st.caption(section(PAGE, "export"))
     for col, (label, data, name) in zip(st.columns(len(items)), items, strict=True):
         col.download_button(label, data, file_name=f"{name}.csv", mime="text/csv", on_click="ignore",

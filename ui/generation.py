@@ -21,7 +21,7 @@ from viz.tokens import visible
 
 PAGE = "generation"
 DEFAULTS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 0, "max_new": 50, "slide": False, "n": 20,
-            "bars": 12, "large": False}
+            "bars": 12}
 
 
 def key(name: str) -> str:
@@ -124,7 +124,7 @@ def how(step) -> str:
     if step.how == GREEDY:
         return section(PAGE, "how_greedy")
     s = step.settings
-    return text("how_sampled", u=step.u, temperature=s.temperature, top_k=s.top_k or "off",
+    return text("how_sampled", u=step.u, temperature=s.temperature, top_k=s.top_k or labels()["off"],
                                                top_p=s.top_p or 1.0, seed=s.seed)
 
 

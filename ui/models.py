@@ -41,7 +41,7 @@ def mb(n: int) -> str:
 
 def picker_label(name: str) -> str:
     """The picker's line for ``name``: its title and, for GPT-2, whether the weights are here."""
-    title = state.MODELS.get(name, name)
+    title = state.model_title(name)
     if name not in gpt_core.GPT2_NAMES:
         return title
     src = dl.locate(name)
@@ -143,9 +143,9 @@ def _weights_rows(busy: bool) -> None:
             src = dl.locate(name)
             job = jobs.get(name)
             if src.kind == "here":
-                st.markdown(text("row_here", model=state.MODELS[name], size=mb(src.size), folder=src.path))
+                st.markdown(text("row_here", model=state.model_title(name), size=mb(src.size), folder=src.path))
             else:
-                st.markdown(text("row_hub", model=state.MODELS[name], size=mb(src.size)))
+                st.markdown(text("row_hub", model=state.model_title(name), size=mb(src.size)))
                 if job is None or not job.running:
                     st.button(text("download", size=mb(src.size)), key=f"models.download.{name}",
                               on_click=start_download, args=(name,), icon=":material/download:")
@@ -185,7 +185,7 @@ def announce_loading() -> None:
         return
     free = available_memory()
     last = load_measurements().get(f"load:{src}", {}).get("seconds")
-    with st.status(text("loading", model=state.MODELS.get(name, name), size=mb(size)), expanded=True) as status:
+    with st.status(text("loading", model=state.model_title(name), size=mb(size)), expanded=True) as status:
         st.write(text("loading_memory", need=mb(loading_peak_bytes(cfg)),
                       free=mb(free) if free is not None else text("unknown")))
         st.write(text("loading_from", folder=folder))
@@ -199,7 +199,7 @@ def announce_loading() -> None:
             return
         seconds = time.perf_counter() - t0
         record_measurement(f"load:{src}", {"seconds": seconds, "bytes": size})
-        status.update(label=text("loaded", model=state.MODELS.get(name, name), seconds=f"{seconds:.1f}"),
+        status.update(label=text("loaded", model=state.model_title(name), seconds=f"{seconds:.1f}"),
                       state="complete", expanded=False)
     _loaded().add(src)
 

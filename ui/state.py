@@ -13,16 +13,12 @@ import streamlit as st
 
 import gpt_core
 from gpt_core.prompt import PromptRun, run_prompt
+from ui.gate import FifoGate
+from ui.text import label, labels
 
 DEFAULT_ENV = "GPT_EXPLAINER_DEFAULT_MODEL"  # a folder to use as the "default" model
 DEFAULT_PROMPT = "ROMEO.\nBut soft, what light through yonder window breaks?"
-MODELS = {
-    "default": "Shipped model (Shakespeare)",
-    "gpt2": "GPT-2 small (124M)",
-    "gpt2-medium": "GPT-2 medium (355M)",
-    "gpt2-large": "GPT-2 large (774M)",
-    "gpt2-xl": "GPT-2 XL (1.5B)",
-}
+MODELS = ("default", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")  # the picker's entries; see model_title
 LOAD_ERRORS = (gpt_core.ModelNotAvailable, gpt_core.CheckpointError, OSError, ValueError)
 
 
@@ -41,6 +37,11 @@ def configure_torch() -> None:
         torch.set_num_threads(n)
 
 
+def model_title(name: str) -> str:
+    """A picker entry's title in the session's language ("Shipped model (Shakespeare)"); a folder's own name."""
+    return labels("common", "models").get(name, name)
+
+
 def widget_key(page: str, name: str) -> str:
     """Key of a page's widget, prefixed with the page so pages never share one by accident."""
     return f"{page}.{name}"
@@ -53,18 +54,37 @@ def source(name: str) -> str:
     return name
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the model…")
+@st.cache_resource(max_entries=2, show_spinner=False)  # callers show a spinner in the session's language
 def load_bundle(src: str) -> gpt_core.ModelBundle:
     """The model, tokenizer and description for a name or folder; shared by every session, never mutated."""
     return gpt_core.load_model(src)
 
 
+@st.cache_resource(show_spinner=False)
+def forward_gate() -> FifoGate:
+    """The server's one line for forward passes: $GPT_EXPLAINER_FORWARD_SLOTS at once (default: one per
+    core), the rest in arrival order, so a class that asks at the same moment is served first come first
+    served instead of all sharing the cores and all waiting as long as the last."""
+    wanted = os.environ.get("GPT_EXPLAINER_FORWARD_SLOTS", "")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return FifoGate(int(wanted) if wanted.isdigit() and int(wanted) > 0 else cores)
+
+
 # cache_resource, not cache_data: a run holds tens of MB of activations, and cache_data would
 # pickle and unpickle all of it on every rerun. A PromptRun is frozen and only ever read.
-@st.cache_resource(max_entries=16, show_spinner="Running the model on your text…")
+@st.cache_resource(max_entries=16, show_spinner=False)  # current_run shows the spinner
 def prompt_run(src: str, text: str) -> PromptRun | None:
     """One forward pass of model ``src`` over ``text``: tokens, last logits and every activation (read-only)."""
-    return run_prompt(load_bundle(src), text)
+    bundle = load_bundle(src)
+    with forward_gate():
+        return run_prompt(bundle, text)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def warm(src: str) -> bool:
+    """Run the default prompt once when a model loads, so pages opened before anyone types come at once."""
+    prompt_run(src, DEFAULT_PROMPT)
+    return True
 
 
 def active_model() -> str:
@@ -72,8 +92,25 @@ def active_model() -> str:
     return st.session_state.setdefault("model.active", "default")
 
 
-def set_notice(kind: str, message: str) -> None:
-    st.session_state["model.notice"] = (kind, message)
+def set_notice(kind: str, name: str, **values) -> None:
+    """Keep a sidebar message: common text ``name`` with ``values`` (a "model" value is a picker entry).
+
+    The words are looked up when the sidebar draws it, so the message follows a change of language.
+    """
+    st.session_state["model.notice"] = (kind, name, values)
+
+
+def notice() -> tuple[str, str] | None:
+    """The sidebar's message, if any, as (kind, text in the session's language)."""
+    kept = st.session_state.get("model.notice")
+    if not kept:
+        return None
+    kind, name, values = kept
+    if "model" in values:
+        values = values | {"model": model_title(values["model"])}
+    if values.get("hint"):
+        values = values | {"hint": label("common", values["hint"])}
+    return kind, label("common", name, **values)
 
 
 def on_model_change() -> None:
@@ -82,7 +119,7 @@ def on_model_change() -> None:
     try:
         gpt_core.find_weights(source(wanted))
     except gpt_core.ModelNotAvailable as e:
-        set_notice("info", f"{e} Still using: {MODELS[active_model()]}.")
+        set_notice("info", "still_using", error=str(e), model=active_model())
         st.session_state["model.wanted"] = wanted  # the weights panel opens to offer the download
         st.session_state["model"] = active_model()
         return
@@ -99,10 +136,12 @@ def load_active() -> gpt_core.ModelBundle | None:
     """
     name = active_model()
     try:
-        return load_bundle(source(name))
+        with st.spinner(label("common", "loading_model")):
+            bundle = load_bundle(source(name))
+            warm(source(name))
+            return bundle
     except LOAD_ERRORS as e:
-        hint = " It is made with `python -m gpt_core.train` (see its --help)." if name == "default" else ""
-        set_notice("error", f"{MODELS.get(name, name)} could not be loaded: {e}{hint}")
+        set_notice("error", "load_failed", model=name, error=str(e), hint="load_hint" if name == "default" else "")
         previous = st.session_state.pop("model.previous", None)
         if previous is None or previous == name:
             return None
@@ -115,7 +154,7 @@ def bundle_or_stop() -> gpt_core.ModelBundle:
     try:
         return load_bundle(source(active_model()))
     except LOAD_ERRORS:
-        st.error("No model is loaded, so this page has nothing to show; the sidebar says why.")
+        st.error(label("common", "no_model"))
         st.stop()
 
 
@@ -129,7 +168,8 @@ def current_run() -> PromptRun | None:
     text = prompt()
     if not text.strip():
         return None
-    return prompt_run(source(active_model()), text)
+    with st.spinner(label("common", "running_model")):
+        return prompt_run(source(active_model()), text)
 
 
 def run_or_stop(empty_message: str) -> PromptRun:

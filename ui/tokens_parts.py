@@ -6,25 +6,38 @@ Streamlit glue only: the numbers come from gpt_core.tokenlab, the HTML from viz.
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from gpt_core import tokenlab
 from gpt_core.tokenizer import Tokenizer
 from ui import state
-from ui.text import section
+from ui import text as ui_text
+from ui.text import lang, section
 from viz import tokenlab as vt
 
 PAGE = "tokens"
-EXAMPLES = {
-    "English": "Tokenization splits unbelievably long words into pieces.",
-    "中文 + emoji": "你好，世界！语言模型把文字切成词元。🙂👍🏽 Café",
-    "Code": "def add(a, b):\n\treturn a + b  # 12345 + 678",
-    "HTML": "<img src=x onerror=alert(1)> <|endoftext|>",
+EXAMPLES = {  # sample inputs (the same in every language); the buttons' names are the labels "example_<name>"
+    "english": "Tokenization splits unbelievably long words into pieces.",
+    "chinese": "你好，世界！语言模型把文字切成词元。🙂👍🏽 Café",
+    "code": "def add(a, b):\n\treturn a + b  # 12345 + 678",
+    "html": "<img src=x onerror=alert(1)> <|endoftext|>",
 }
 
 
 def key(name: str) -> str:
     return state.widget_key(PAGE, name)
+
+
+def label(name: str, **values) -> str:
+    """One short string of the page's "labels" section."""
+    return ui_text.label(PAGE, name, **values)
+
+
+def joined(names) -> str:
+    """Names joined with the language's "and": "a and b and c"."""
+    return functools.reduce(lambda a, b: label("and", a=a, b=b), names)
 
 
 def t(name: str, **values) -> str:
@@ -41,7 +54,7 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-@st.cache_data(max_entries=16, show_spinner="Tokenizing…")
+@st.cache_data(max_entries=16, show_spinner=False)  # lab() shows the spinner in the session's language
 def _lab(model_tokenizer: str, raw: bytes, _tok: Tokenizer) -> tokenlab.LabData:
     return tokenlab.build_lab(raw.decode("utf-8", "surrogatepass"), _tok)
 
@@ -49,7 +62,8 @@ def _lab(model_tokenizer: str, raw: bytes, _tok: Tokenizer) -> tokenlab.LabData:
 def lab(text: str, tok: Tokenizer) -> tokenlab.LabData:
     """The page's data for ``text``, cached per (model tokenizer, text). The text is hashed as UTF-8 with
     surrogates passed through, since a lone surrogate cannot be hashed as a str."""
-    return _lab(tok.name, text.encode("utf-8", "surrogatepass"), tok)
+    with st.spinner(label("tokenizing")):
+        return _lab(tok.name, text.encode("utf-8", "surrogatepass"), tok)
 
 
 def use_example(name: str) -> None:
@@ -59,7 +73,8 @@ def use_example(name: str) -> None:
 def examples() -> None:
     st.caption(section(PAGE, "examples"))
     for col, name in zip(st.columns(len(EXAMPLES)), EXAMPLES, strict=True):
-        col.button(name, key=key(f"example.{name}"), on_click=use_example, args=(name,), width="stretch")
+        col.button(label(f"example_{name}"), key=key(f"example.{name}"), on_click=use_example, args=(name,),
+                   width="stretch")
 
 
 def notices(text: str, data: tokenlab.LabData) -> None:
@@ -68,7 +83,7 @@ def notices(text: str, data: tokenlab.LabData) -> None:
     if not text.strip():
         st.info(section(PAGE, "whitespace"))
     if clean.replaced:
-        chars = ", ".join(f"{cp} at position {i}" for i, cp in clean.replaced[:10])
+        chars = ", ".join(label("replaced_at", cp=cp, i=i) for i, cp in clean.replaced[:10])
         st.warning(t("replaced", n=len(clean.replaced), chars=chars))
     if clean.joined:
         st.caption(t("joined", n=clean.joined))
@@ -111,11 +126,11 @@ def bpe_panel(toks: dict[str, Tokenizer], model_name: str, text: str) -> None:
         reset_step()
 
     c1, c2, c3 = st.columns(3)
-    name = c1.selectbox("Tokenizer", list(toks), format_func=lambda n: toks[n].label, key=key("bpe_tok"),
+    name = c1.selectbox(label("tokenizer"), list(toks), format_func=lambda n: toks[n].label, key=key("bpe_tok"),
                         on_change=reset_step)
-    c2.selectbox("A word from your text", suggestions[name], index=None, key=key("pick"), on_change=pick,
-                 placeholder="Words of several tokens")
-    span = c3.text_input(f"Or any span (up to {tokenlab.REPLAY_MAX_BYTES} bytes)", key=span_key, on_change=reset_step)
+    c2.selectbox(label("pick_word"), suggestions[name], index=None, key=key("pick"), on_change=pick,
+                 placeholder=label("pick_placeholder"))
+    span = c3.text_input(label("span", max=tokenlab.REPLAY_MAX_BYTES), key=span_key, on_change=reset_step)
     if not span:
         st.info(section(PAGE, "bpe_empty"))
         return
@@ -130,11 +145,11 @@ def bpe_panel(toks: dict[str, Tokenizer], model_name: str, text: str) -> None:
         st.session_state[step_key] = max(0, min(n, st.session_state[step_key] + delta))
 
     b1, b2, slider = st.columns([1, 1, 6])
-    b1.button("Previous", key=key("prev"), on_click=move, args=(-1,), disabled=st.session_state[step_key] == 0,
+    b1.button(label("previous"), key=key("prev"), on_click=move, args=(-1,), disabled=st.session_state[step_key] == 0,
               width="stretch")
-    b2.button("Next", key=key("next"), on_click=move, args=(1,), disabled=st.session_state[step_key] >= n,
+    b2.button(label("next"), key=key("next"), on_click=move, args=(1,), disabled=st.session_state[step_key] >= n,
               width="stretch")
-    k = slider.slider("Step", 0, n, key=step_key) if n else 0
+    k = slider.slider(label("step"), 0, n, key=step_key) if n else 0
     _replay_step(tok, replay, k)
 
 
@@ -145,7 +160,7 @@ def _replay_step(tok: Tokenizer, replay: tokenlab.Replay, k: int) -> None:
         st.markdown(t("bpe_start", n_bytes=sum(len(c) for c in replay.chunks), n_chunks=len(replay.chunks)))
         if replay.steps:
             st.html(vt.pairs_html(replay.steps[0].pairs, replay.steps[0].merged))
-        st.html(vt.state_html(replay.start, ranks))
+        st.html(vt.state_html(replay.start, ranks, lang=lang()))
     else:
         step = replay.steps[k - 1]
         if step.merged is not None:
@@ -156,7 +171,7 @@ def _replay_step(tok: Tokenizer, replay: tokenlab.Replay, k: int) -> None:
         else:
             chunk = replay.chunks[step.shortcut_chunk]
             say("bpe_shortcut", k=k, n=n, chunk=_text(chunk), rank=ranks[chunk])
-        st.html(vt.step_html(step, ranks))
+        st.html(vt.step_html(step, ranks, lang()))
     if k < n:
         return
     if n == 0:
@@ -176,16 +191,19 @@ def vocab_panel(toks: dict[str, Tokenizer]) -> None:
     """Look a token up by id or by text: its bytes, rank, the merge that made it, its neighbours."""
     st.markdown(section(PAGE, "vocab"))
     c1, c2, c3 = st.columns([2, 1, 2])
-    tok = toks[c1.selectbox("Tokenizer", list(toks), format_func=lambda n: toks[n].label, key=key("vocab_tok"))]
-    by_id = c2.radio("Look up", ["By text", "By id"], horizontal=True, key=key("vocab_mode")) == "By id"
-    query = c3.text_input("Token id" if by_id else "Token text", value="1000" if by_id else "token",
+    tok = toks[c1.selectbox(label("tokenizer"), list(toks), format_func=lambda n: toks[n].label,
+                            key=key("vocab_tok"))]
+    modes = {m: label(f"by_{m}") for m in ("text", "id")}
+    mode = c2.radio(label("look_up"), list(modes), horizontal=True, key=key("vocab_mode"), format_func=modes.get)
+    by_id = mode == "id"
+    query = c3.text_input(label("token_id" if by_id else "token_text"), value="1000" if by_id else "token",
                           key=key("vocab_id" if by_id else "vocab_text"))
     found = tokenlab.lookup(tok, query, by_id)
     if found.problem:
         st.info(t(f"vocab_{found.problem}", query=query.strip(), max=tok.n_vocab - 1))
     elif found.entry is None:
         st.markdown(t("vocab_not_single", n=len(found.encoded_as)))
-        st.dataframe(vt.entry_rows(found.encoded_as), hide_index=True, key=key("encoded_as"))
+        st.dataframe(vt.entry_rows(found.encoded_as, lang=lang()), hide_index=True, key=key("encoded_as"))
     else:
         e = found.entry
         st.markdown(t("vocab_found", id=e.id, n_bytes=len(e.data), hex=tokenlab.hex_bytes(e.data),
@@ -197,6 +215,6 @@ def vocab_panel(toks: dict[str, Tokenizer]) -> None:
         elif len(e.data) == 1 and not e.special:
             st.markdown(section(PAGE, "vocab_byte"))
         st.markdown(section(PAGE, "neighbours"))
-        st.dataframe(vt.entry_rows(found.neighbours, e.id), hide_index=True, key=key("neighbours"))
+        st.dataframe(vt.entry_rows(found.neighbours, e.id, lang()), hide_index=True, key=key("neighbours"))
     st.caption(section(PAGE, "sizes"))
-    st.dataframe(vt.size_rows(tokenlab.vocab_sizes(list(toks.values()))), hide_index=True, key=key("sizes"))
+    st.dataframe(vt.size_rows(tokenlab.vocab_sizes(list(toks.values())), lang()), hide_index=True, key=key("sizes"))

@@ -35,6 +35,7 @@ from gpt_core.live_training import (
 )
 from gpt_core.training import Split, make_splits
 from ui import state
+from ui import text as ui_text
 from ui.text import section
 
 PAGE = "training"
@@ -60,7 +61,7 @@ def text(name: str, **values) -> str:
 
 def labels() -> dict[str, str]:
     """Short UI strings (widget labels, legend names) from the page text's "labels" section."""
-    return dict(line.split(": ", 1) for line in section(PAGE, "labels").splitlines() if ": " in line)
+    return ui_text.labels(PAGE)
 
 
 def init_defaults() -> None:
@@ -74,7 +75,7 @@ def tokenizer() -> gpt_core.Tokenizer:
 
 # cache_resource: the splits of a shipped text are made once and shared read-only by every run
 # (batches only index them); the whole plays are 2 M tokens, too many to copy per session.
-@st.cache_resource(max_entries=2, show_spinner="Cutting the text into tokens…")
+@st.cache_resource(max_entries=2, show_spinner=False)  # the page shows a spinner in the session's language
 def shipped_splits(name: str) -> tuple[Split, Split]:
     return make_splits(SHIPPED[name].read_text(encoding="utf-8"), tokenizer(), VAL_FRACTION)
 

@@ -7,7 +7,9 @@ import streamlit as st
 import gpt_core
 from gpt_core.prompting import AnswerLook, answer_attention
 from ui import describe, state
+from ui import text as ui_text
 from ui.text import section
+from viz import catalog
 
 PAGE = "uses"
 MAX_CHARS = 6_000
@@ -26,12 +28,14 @@ def text(part: str, /, **values) -> str:
     return section(PAGE, part).format(**values)
 
 
-def _labels(name: str) -> dict[str, str]:
-    return dict(line.split(": ", 1) for line in section(PAGE, name).splitlines() if ": " in line)
+# The patterns and shot counts, in order (the same in every language); their names come from the page text
+PATTERNS = tuple(catalog.labels(PAGE, "patterns"))
+SHOTS = tuple(catalog.labels(PAGE, "shots"))
 
 
-PATTERNS = _labels("patterns")
-SHOTS = _labels("shots")
+def names(section_name: str) -> dict[str, str]:
+    """The patterns' ("patterns") or shot counts' ("shots") names in the session's language."""
+    return ui_text.labels(PAGE, section_name)
 
 
 def template_key(pattern: str, shots: str) -> str:
@@ -97,7 +101,12 @@ def result_caption(r: dict, tok: gpt_core.Tokenizer) -> str:
     return text("result", n=len(answer), how=how, why=why)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Running the model over the prompt and its answer…")
 def look(src: str, prompt: tuple[int, ...], answer: tuple[int, ...]) -> AnswerLook:
     """Attention of the positions that chose each answer token (read-only, shared)."""
+    with st.spinner(section(PAGE, "looking")):
+        return _look(src, prompt, answer)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _look(src: str, prompt: tuple[int, ...], answer: tuple[int, ...]) -> AnswerLook:
     return answer_attention(state.load_bundle(src).model, list(prompt), list(answer))

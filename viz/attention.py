@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from .catalog import FALLBACK, words
 from .tokens import axis_labels
 
 WINDOW = 64  # most positions one heatmap shows before labels stop being legible
@@ -31,7 +32,7 @@ def masked_pattern(pattern, start: int = 0, stop: int | None = None) -> np.ndarr
 
 
 def attention_heatmap(
-    pattern, tokens: Sequence[str], start: int = 0, stop: int | None = None, title: str = ""
+    pattern, tokens: Sequence[str], start: int = 0, stop: int | None = None, title: str = "", lang: str = FALLBACK
 ) -> go.Figure:
     """Heatmap of a (T, T) attention pattern for ``tokens`` (length T), positions start..stop.
 
@@ -41,20 +42,18 @@ def attention_heatmap(
     if len(tokens) != T:
         raise ValueError(f"The pattern covers {T} positions but {len(tokens)} tokens were given.")
     z = masked_pattern(pattern, start, stop)
-    labels = axis_labels(tokens[start : start + z.shape[0]], start)
+    labels, w = axis_labels(tokens[start : start + z.shape[0]], start), words("attention", lang)
     fig = go.Figure(
         go.Heatmap(
             z=z, x=labels, y=labels, zmin=0, zmax=float(np.nanmax(z)), colorscale="Viridis",
-            hoverongaps=False, colorbar=dict(title="weight"),
-            hovertemplate="query: %{y}<br>key: %{x}<br>weight: %{z:.3f}<extra></extra>",
+            hoverongaps=False, colorbar=dict(title=w["weight"]), hovertemplate=w["hover"] + "<extra></extra>",
         )
     )
     side = min(860, 260 + 11 * z.shape[0])
     fig.update_layout(
         title=title, height=side, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        xaxis=dict(title="key: the earlier token being looked at", tickangle=-60, showgrid=False, dtick=1,
-                   tickfont=dict(size=10)),
-        yaxis=dict(title="query: the token doing the looking", autorange="reversed", showgrid=False, dtick=1,
+        xaxis=dict(title=w["key_axis"], tickangle=-60, showgrid=False, dtick=1, tickfont=dict(size=10)),
+        yaxis=dict(title=w["query_axis"], autorange="reversed", showgrid=False, dtick=1,
                    tickfont=dict(size=10)),
     )
     return fig

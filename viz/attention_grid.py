@@ -16,13 +16,15 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .attention import masked_pattern
+from .catalog import FALLBACK, put, words
 from .tokens import axis_labels, visible
 
 GRID_CELLS = 150_000  # most pattern cells the all-heads grid sends (float32: about 0.8 MB of JSON)
 GRID_MAX = 64  # positions per tile when there is room
 GRID_MIN = 8
 HIGHLIGHT = "#D55E00"  # Okabe–Ito vermillion: the chosen head or cell
-HEAD_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+# Okabe–Ito, with mid grey for its black: black lines vanish on the dark theme.
+HEAD_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#888888")
 INVISIBLE = dict(color="rgba(0,0,0,0)", size=12)
 TICKS = (0, 0.25, 0.5, 0.75, 1)
 # Colour scale of the grid's one-byte cells: 0 transparent (blank), then Viridis from 1 (weight 0) to 255 (weight 1).
@@ -36,6 +38,11 @@ ATTENTION_LATEX = (  # two lines and a slanted fraction, so it fits a narrow col
     r" \\ M_{ij} = \begin{cases} 0 & j \le i \\ -\infty & j > i \end{cases} \end{gathered}"
 )
 WRONG_LATEX = r"\text{wrong: }\; \frac{\exp\!\left(QK^\top/\sqrt{d_k}\right)}{K^\top K^\top + \varepsilon}"
+
+
+def wrong_latex(lang: str = FALLBACK) -> str:
+    """WRONG_LATEX with its "wrong:" in ``lang``."""
+    return WRONG_LATEX.replace("wrong:", words("attention_grid", lang)["wrong"])
 
 
 def _square(p, name: str = "pattern") -> np.ndarray:
@@ -80,6 +87,7 @@ def grid_positions(n_heads: int, n_tokens: int, budget: int = GRID_CELLS) -> int
 
 def head_grid(
     patterns, selected: tuple[int, int] | None = None, scores: dict[str, np.ndarray] | None = None,
+    lang: str = FALLBACK,
 ) -> go.Figure:
     """All (layer, head) patterns as one mosaic heatmap with click targets.
 
@@ -91,7 +99,7 @@ def head_grid(
     if p.ndim != 4 or p.shape[-1] != p.shape[-2]:
         raise ValueError(f"head_grid needs patterns shaped (layer, head, S, S); got {p.shape}.")
     L, H, S, _ = p.shape
-    gap = max(1, round(S / 8))
+    gap, w = max(1, round(S / 8)), words("attention_grid", lang)
     step = S + gap
     # One byte per cell: 0 is blank (gaps, masked cells), 1..255 is weight 0..1. Four times lighter than
     # float32, and finer than the colour scale can show; hover is off on the grid, the large view has values.
@@ -108,11 +116,11 @@ def head_grid(
     extra = "".join(f"<br>{html.escape(n)}: %{{customdata[{i + 2}]:.2f}}" for i, n in enumerate(names))
     fig = go.Figure([
         go.Heatmap(z=mosaic, zmin=0, zmax=255, colorscale=BLANK_THEN_VIRIDIS, hoverinfo="skip",
-                   colorbar=dict(title="weight", thickness=12, tickvals=[1 + 254 * t for t in TICKS],
+                   colorbar=dict(title=w["weight"], thickness=12, tickvals=[1 + 254 * t for t in TICKS],
                                  ticktext=[f"{t:g}" for t in TICKS])),
         go.Scatter(x=hs * step + centre, y=ls * step + centre, mode="markers", marker=INVISIBLE,
                    customdata=custom.round(3),
-                   hovertemplate="layer %{customdata[0]} · head %{customdata[1]}" + extra + "<extra></extra>"),
+                   hovertemplate=w["hover_tile"] + extra + "<extra></extra>"),
     ])
     if selected is not None:
         sl, sh = selected
@@ -123,10 +131,10 @@ def head_grid(
     fig.update_layout(
         height=int(max(240, L * tile_px + 70)), margin=dict(l=10, r=10, t=40, b=10), hoverdistance=-1,
         dragmode=False, showlegend=False, plot_bgcolor="rgba(0,0,0,0)",
-        xaxis=dict(tickvals=list(np.arange(H) * step + centre), ticktext=[f"head {h + 1}" for h in range(H)],
+        xaxis=dict(tickvals=list(np.arange(H) * step + centre), ticktext=[w["head"].format(h=h + 1) for h in range(H)],
                    side="top", showgrid=False, zeroline=False, constrain="domain",
                    range=[-0.5 - gap, H * step - gap - 0.5 + gap]),
-        yaxis=dict(tickvals=list(np.arange(L) * step + centre), ticktext=[f"layer {i + 1}" for i in range(L)],
+        yaxis=dict(tickvals=list(np.arange(L) * step + centre), ticktext=[w["layer"].format(i=i + 1) for i in range(L)],
                    range=[L * step - 0.5, -0.5 - gap], showgrid=False, zeroline=False, scaleanchor="x",
                    constrain="domain"),
     )
@@ -138,7 +146,7 @@ def head_grid(
 
 def pattern_figure(
     pattern, tokens: Sequence[str], start: int = 0, stop: int | None = None, title: str = "",
-    cell: tuple[int, int] | None = None, zmax: float | None = None,
+    cell: tuple[int, int] | None = None, zmax: float | None = None, lang: str = FALLBACK,
 ) -> go.Figure:
     """One head's (T, T) pattern, positions start..stop, token labels, hover values, colour from 0.
 
@@ -149,19 +157,18 @@ def pattern_figure(
     if len(tokens) != a.shape[0]:
         raise ValueError(f"The pattern covers {a.shape[0]} positions but {len(tokens)} tokens were given.")
     z = masked_pattern(a, start, stop).astype(np.float32)
-    S = z.shape[0]
+    S, w = z.shape[0], words("attention_grid", lang)
     labels = axis_labels(tokens[start : start + S], start)
     qi, kj = np.tril_indices(S)
     mq, mk = np.triu_indices(S, k=1)
     top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
     fig = go.Figure([
         go.Heatmap(z=z, x=labels, y=labels, zmin=0, zmax=zmax or top, colorscale="Viridis", hoverinfo="skip",
-                   colorbar=dict(title="weight", thickness=12)),
+                   colorbar=dict(title=w["weight"], thickness=12)),
         go.Scatter(x=[labels[j] for j in kj], y=[labels[i] for i in qi], mode="markers", marker=INVISIBLE,
-                   customdata=z[qi, kj].astype(np.float32),
-                   hovertemplate="query %{y}<br>key %{x}<br>weight %{customdata:.4f}<extra></extra>"),
+                   customdata=z[qi, kj].astype(np.float32), hovertemplate=w["hover_cell"] + "<extra></extra>"),
         go.Scatter(x=[labels[j] for j in mk], y=[labels[i] for i in mq], mode="markers", marker=INVISIBLE,
-                   hovertemplate="query %{y}<br>key %{x}<br>after the query: M = −∞, weight 0<extra></extra>"),
+                   hovertemplate=w["hover_masked"] + "<extra></extra>"),
     ])
     if cell is not None and start <= cell[0] < start + S and start <= cell[1] < start + S:
         i, j = cell[0] - start, cell[1] - start
@@ -173,14 +180,14 @@ def pattern_figure(
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         dragmode=False, showlegend=False,
         # Explicit ranges: the invisible markers would otherwise pad the axes and shift cells off the grid.
-        xaxis=dict(title="key: the earlier token being looked at", tickangle=-60, showgrid=False,
-                   range=[-0.5, S - 0.5]),
-        yaxis=dict(title="query: the token doing the looking", showgrid=False, range=[S - 0.5, -0.5]),
+        xaxis=dict(title=w["key_axis"], tickangle=-60, showgrid=False, range=[-0.5, S - 0.5]),
+        yaxis=dict(title=w["query_axis"], showgrid=False, range=[S - 0.5, -0.5]),
     )
     return fig
 
 
-def query_row_figure(row, tokens: Sequence[str], query: int, start: int = 0, title: str = "") -> go.Figure:
+def query_row_figure(row, tokens: Sequence[str], query: int, start: int = 0, title: str = "",
+                     lang: str = FALLBACK) -> go.Figure:
     """Bars of one query's weights over the keys it may see (keys start..query). Clicks report the key."""
     r = np.asarray(row, dtype=float)
     if r.ndim != 1 or len(tokens) != r.shape[0]:
@@ -188,13 +195,13 @@ def query_row_figure(row, tokens: Sequence[str], query: int, start: int = 0, tit
     if not 0 <= start <= query < r.shape[0]:
         raise ValueError(f"Query {query} and first key {start} do not fit {r.shape[0]} positions.")
     labels = axis_labels(tokens[start : query + 1], start)
-    values = r[start : query + 1].round(4)
+    values, w = r[start : query + 1].round(4), words("attention_grid", lang)
     fig = go.Figure(go.Bar(x=labels, y=values, marker_color="#0072B2",
-                           hovertemplate="key %{x}<br>weight %{y:.4f}<extra></extra>"))
+                           hovertemplate=w["hover_bar"] + "<extra></extra>"))
     fig.update_layout(
         title=title, height=360, margin=dict(l=10, r=10, t=40 if title else 10, b=10), dragmode=False,
-        xaxis=dict(title="key: the earlier token being looked at", tickangle=-60),
-        yaxis=dict(title="weight", rangemode="tozero"),
+        xaxis=dict(title=w["key_axis"], tickangle=-60),
+        yaxis=dict(title=w["weight"], rangemode="tozero"),
     )
     return fig
 
@@ -209,7 +216,7 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 def head_view_figure(
     patterns, heads: Sequence[int], tokens: Sequence[str], start: int, stop: int,
-    query: int | None = None, min_weight: float = 0.02, title: str = "",
+    query: int | None = None, min_weight: float = 0.02, title: str = "", lang: str = FALLBACK,
 ) -> go.Figure:
     """The "head view": tokens in two columns, a line from each query (left) to each key it attends to (right).
 
@@ -223,7 +230,7 @@ def head_view_figure(
                          f"{len(tokens)} tokens; got {p.shape}.")
     if not 0 <= start < stop <= len(tokens):
         raise ValueError(f"Window {start}..{stop} does not fit {len(tokens)} positions.")
-    S = stop - start
+    S, wd = stop - start, words("attention_grid", lang)
     labels = axis_labels(tokens[start:stop], start)
     qs, ks = np.tril_indices(S)  # every (query, key) pair the mask allows, as window rows and columns
     if query is not None:
@@ -235,7 +242,7 @@ def head_view_figure(
         w = p[n, start:stop, start:stop][qs, ks]
         drawn = np.isfinite(w) & (w >= min_weight)
         levels = np.minimum(LINE_LEVELS - 1, (np.nan_to_num(w) * LINE_LEVELS).astype(int))
-        group = dict(name=f"head {h + 1}", legendgroup=f"head {h + 1}", hoverinfo="skip")
+        group = dict(name=wd["head"].format(h=h + 1), legendgroup=f"head {h + 1}", hoverinfo="skip")
         traces.append(dict(type="scatter", x=[None], y=[None], mode="lines", line=dict(color=colour, width=3),
                            showlegend=True, **group))
         for level in range(LINE_LEVELS):
@@ -257,12 +264,13 @@ def head_view_figure(
         title=title, height=max(300, 70 + 18 * S), margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         dragmode=False, legend=dict(orientation="h", y=-0.02, yanchor="top"), showlegend=len(heads) > 1,
         xaxis=dict(range=[-0.02, 1.02], visible=False, fixedrange=True),
-        yaxis=dict(title="query", **axis), yaxis2=dict(title="key", overlaying="y", side="right", **axis),
+        yaxis=dict(title=wd["query"], **axis), yaxis2=dict(title=wd["key"], overlaying="y", side="right", **axis),
     )
     return fig
 
 
-def heads_for_query_figure(rows, tokens: Sequence[str], query: int, start: int = 0, title: str = "") -> go.Figure:
+def heads_for_query_figure(rows, tokens: Sequence[str], query: int, start: int = 0, title: str = "",
+                           lang: str = FALLBACK) -> go.Figure:
     """What each head of one layer attends to from one query: heads down, keys start..query across.
 
     Row labels name each head's favourite key (over all keys, also those left of the window).
@@ -275,15 +283,17 @@ def heads_for_query_figure(rows, tokens: Sequence[str], query: int, start: int =
     z = r[:, start : query + 1].round(4)
     keys = axis_labels(tokens[start : query + 1], start)
     best = np.nanargmax(np.nan_to_num(r[:, : query + 1], nan=-1), axis=1)
-    names = [html.escape(f"head {h + 1} → {best[h]} · {visible(tokens[best[h]])}") for h in range(r.shape[0])]
+    w = words("attention_grid", lang)
+    names = [html.escape(w["favourite"].format(h=h + 1, key=best[h], token=visible(tokens[best[h]])))
+             for h in range(r.shape[0])]
     fig = go.Figure(go.Heatmap(
         z=z, x=keys, y=names, zmin=0, zmax=float(np.nanmax(z)) if np.isfinite(z).any() else 1.0,
-        colorscale="Viridis", colorbar=dict(title="weight", thickness=12),
-        hovertemplate="%{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>", hoverongaps=False,
+        colorscale="Viridis", colorbar=dict(title=w["weight"], thickness=12),
+        hovertemplate=w["hover_heads"] + "<extra></extra>", hoverongaps=False,
         texttemplate="%{z:.2f}" if z.shape[1] <= 16 else None,
     ))
     fig.update_layout(title=title, height=120 + 28 * r.shape[0], margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      xaxis=dict(tickangle=-60, title="key"), yaxis=dict(autorange="reversed"))
+                      xaxis=dict(tickangle=-60, title=w["key"]), yaxis=dict(autorange="reversed"))
     return fig
 
 
@@ -292,7 +302,7 @@ def heads_for_query_figure(rows, tokens: Sequence[str], query: int, start: int =
 
 def matrix_figure(
     m, rows: Sequence[str], cols: Sequence[str] | None = None, title: str = "", kind: str = "signed",
-    col_title: str = "", text_limit: int = 14,
+    col_title: str = "", text_limit: int = 14, lang: str = FALLBACK,
 ) -> go.Figure:
     """A matrix with hover values. kind "signed": diverging colours around 0; "weight": 0 to 1;
     "masked": like signed, with −∞ cells left blank and named on hover. Values are written in the cells
@@ -303,11 +313,11 @@ def matrix_figure(
                          + (f" and {len(cols)} column labels." if cols is not None else "."))
     if kind not in ("signed", "weight", "masked"):
         raise ValueError(f"Unknown matrix kind {kind!r}.")
-    x = list(cols) if cols is not None else list(range(a.shape[1]))
+    x, w = list(cols) if cols is not None else list(range(a.shape[1])), words("attention_grid", lang)
     finite = np.where(np.isfinite(a), a, np.nan).round(4).astype(np.float32)
     small = a.shape[0] <= text_limit and a.shape[1] <= text_limit
     common = dict(z=finite, x=x, y=list(rows), hoverongaps=kind == "masked",
-                  colorbar=dict(thickness=12, title="weight" if kind == "weight" else "value"))
+                  colorbar=dict(thickness=12, title=w["weight"] if kind == "weight" else w["value"]))
     if kind == "weight":
         trace = go.Heatmap(**common, zmin=0, zmax=1, colorscale="Viridis",
                            hovertemplate="%{y}<br>%{x}<br>%{z:.4f}<extra></extra>",
@@ -316,7 +326,7 @@ def matrix_figure(
         bound = float(np.nanmax(np.abs(finite))) if np.isfinite(finite).any() else 1.0
         text = None
         if kind == "masked":
-            text = np.where(np.isneginf(a), "−∞ (masked)", np.char.mod("%.4f", np.nan_to_num(a, neginf=0.0)))
+            text = np.where(np.isneginf(a), w["masked"], np.char.mod("%.4f", np.nan_to_num(a, neginf=0.0)))
         trace = go.Heatmap(**common, zmid=0, zmin=-bound, zmax=bound, colorscale="RdBu_r",
                            text=text, hovertemplate="%{y}<br>%{x}<br>" + ("%{text}" if text is not None else "%{z:.4f}")
                            + "<extra></extra>",
@@ -354,14 +364,14 @@ def step_latex(step: str, T: int, d_k: int, n_head: int, d_model: int) -> str:
     return formulas[step]
 
 
-def head_share_figure(norms, chosen: int, title: str = "") -> go.Figure:
+def head_share_figure(norms, chosen: int, title: str = "", lang: str = FALLBACK) -> go.Figure:
     """Bars of how much each head adds to one token's attention output (vector lengths), chosen head marked."""
     n = np.asarray(norms, dtype=float)
     if n.ndim != 1:
         raise ValueError(f"head_share_figure needs one length per head; got shape {n.shape}.")
-    colours = [HIGHLIGHT if h == chosen else "#56B4E9" for h in range(n.size)]
-    fig = go.Figure(go.Bar(x=[f"head {h + 1}" for h in range(n.size)], y=n.round(4), marker_color=colours,
-                           hovertemplate="%{x}<br>length %{y:.4f}<extra></extra>"))
+    colours, w = [HIGHLIGHT if h == chosen else "#56B4E9" for h in range(n.size)], words("attention_grid", lang)
+    fig = go.Figure(go.Bar(x=[w["head"].format(h=h + 1) for h in range(n.size)], y=n.round(4), marker_color=colours,
+                           hovertemplate=w["hover_share"] + "<extra></extra>"))
     fig.update_layout(title=title, height=240, margin=dict(l=10, r=10, t=40 if title else 10, b=10), dragmode=False,
                       yaxis=dict(title="‖z_h W_O‖", rangemode="tozero"))
     return fig
@@ -373,11 +383,12 @@ def _num(x: float, digits: int = 3) -> str:
     return f"({s})" if x < 0 else s
 
 
-def dot_latex(dot, query: int, key: int, per_line: int = 2) -> str:
+def dot_latex(dot, query: int, key: int, per_line: int = 2, lang: str = FALLBACK) -> str:
     """q_i · k_j written out term by term (the largest terms when there are many)."""
     terms = [rf"{_num(float(dot.q[d]))} \times {_num(float(dot.k[d]))}" for d in dot.shown]
     if dot.n_hidden:
-        terms.append(rf"\underbrace{{{_num(dot.rest)}}}_{{\text{{the other {dot.n_hidden} terms}}}}")
+        other = words("attention_grid", lang)["other_terms"].format(n=dot.n_hidden)
+        terms.append(rf"\underbrace{{{_num(dot.rest)}}}_{{\text{{{other}}}}}")
     lines = [" + ".join(terms[i : i + per_line]) for i in range(0, len(terms), per_line)]
     body = r" \\ &\quad + ".join(lines)
     return (rf"\begin{{aligned}} q_{{{query}}} \cdot k_{{{key}}} &= \sum_{{d=1}}^{{{dot.terms.numel()}}} "
@@ -405,33 +416,34 @@ def cell_latex(cell) -> list[str]:
     return out
 
 
-def contribution_figure(v, contribution, z, key: int, query: int) -> go.Figure:
+def contribution_figure(v, contribution, z, key: int, query: int, lang: str = FALLBACK) -> go.Figure:
     """v_j, w_ij·v_j and z_i side by side (dimensions across): how one weight scales v_j inside z_i."""
     m = np.vstack([np.asarray(v, float), np.asarray(contribution, float), np.asarray(z, float)])
     if m.shape[0] != 3:
         raise ValueError("contribution_figure needs three vectors of one length.")
-    rows = [f"v_{key} (value of key {key})", f"w · v_{key} (what key {key} adds)", f"z_{query} (the head's output)"]
-    fig = matrix_figure(m, rows, col_title="dimension d", text_limit=0)
+    w = words("attention_grid", lang)
+    rows = [w["row_value"].format(key=key), w["row_weighted"].format(key=key), w["row_output"].format(query=query)]
+    fig = matrix_figure(m, rows, col_title=w["dimension_d"], text_limit=0, lang=lang)
     fig.update_layout(height=200)
     return fig
 
 
-def terms_figure(dot) -> go.Figure:
+def terms_figure(dot, lang: str = FALLBACK) -> go.Figure:
     """Bars of every term q[d]·k[d] of a dot product, the ones written out in a stronger colour."""
     terms = np.asarray(dot.terms, dtype=float)
     shown = set(dot.shown)
-    colours = ["#D55E00" if d in shown else "#56B4E9" for d in range(terms.size)]
+    colours, w = ["#D55E00" if d in shown else "#56B4E9" for d in range(terms.size)], words("attention_grid", lang)
     fig = go.Figure(go.Bar(x=list(range(terms.size)), y=terms.round(4), marker_color=colours,
-                           hovertemplate="dimension %{x}<br>q·k term %{y:.4f}<extra></extra>"))
+                           hovertemplate=w["hover_term"] + "<extra></extra>"))
     fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), dragmode=False,
-                      xaxis=dict(title="dimension d"), yaxis=dict(title="q[d] · k[d]"))
+                      xaxis=dict(title=w["dimension_d"]), yaxis=dict(title="q[d] · k[d]"))
     return fig
 
 
 # --- what each head does ----------------------------------------------------------------------------------
 
 
-def score_figure(scores, name: str, selected: tuple[int, int] | None = None) -> go.Figure:
+def score_figure(scores, name: str, selected: tuple[int, int] | None = None, lang: str = FALLBACK) -> go.Figure:
     """A (layer, head) heatmap of one head score, 0 to 1, values written in; point k of curve 1 is
     layer k // n_head, head k % n_head, for clicks."""
     s = np.asarray(scores, dtype=float)
@@ -439,13 +451,13 @@ def score_figure(scores, name: str, selected: tuple[int, int] | None = None) -> 
         raise ValueError(f"score_figure needs scores shaped (layer, head); got {s.shape}.")
     L, H = s.shape
     ls, hs = np.divmod(np.arange(L * H), H)
+    w = words("attention_grid", lang)
     fig = go.Figure([
         go.Heatmap(z=s.round(3), x=list(range(H)), y=list(range(L)), zmin=0, zmax=1, colorscale="Viridis",
                    texttemplate="%{z:.2f}" if L * H <= 400 else None, hoverinfo="skip",
                    colorbar=dict(title=html.escape(name), thickness=12)),
         go.Scatter(x=hs, y=ls, mode="markers", marker=INVISIBLE, customdata=s.reshape(-1).round(3),
-                   hovertemplate="layer %{y} · head %{x}<br>" + html.escape(name)
-                   + " %{customdata:.3f}<extra></extra>"),
+                   hovertemplate=put(w["hover_score"], name=html.escape(name)) + "<extra></extra>"),
     ])
     if selected is not None:
         fig.add_shape(type="rect", x0=selected[1] - 0.5, x1=selected[1] + 0.5, y0=selected[0] - 0.5,
@@ -453,15 +465,15 @@ def score_figure(scores, name: str, selected: tuple[int, int] | None = None) -> 
     fig.update_layout(
         height=int(max(220, 60 + L * min(40, 700 / L))), margin=dict(l=10, r=10, t=30, b=10), hoverdistance=-1,
         dragmode=False, showlegend=False,
-        xaxis=dict(tickvals=list(range(H)), ticktext=[str(h + 1) for h in range(H)], title="head", side="top",
+        xaxis=dict(tickvals=list(range(H)), ticktext=[str(h + 1) for h in range(H)], title=w["head_axis"], side="top",
                    showgrid=False, zeroline=False, range=[-0.5, H - 0.5]),
-        yaxis=dict(tickvals=list(range(L)), ticktext=[str(i + 1) for i in range(L)], title="layer",
+        yaxis=dict(tickvals=list(range(L)), ticktext=[str(i + 1) for i in range(L)], title=w["layer_axis"],
                    range=[L - 0.5, -0.5], showgrid=False, zeroline=False),
     )
     return fig
 
 
-def test_sequence_figure(pattern, n: int, offset: int, title: str = "") -> go.Figure:
+def test_sequence_figure(pattern, n: int, offset: int, title: str = "", lang: str = FALLBACK) -> go.Figure:
     """One head's pattern on the repeated random sequence [prefix] r r, with the copies marked and the
     diagonal an induction head follows (from each token of the second copy to the token after its
     first occurrence) drawn dashed."""
@@ -469,16 +481,16 @@ def test_sequence_figure(pattern, n: int, offset: int, title: str = "") -> go.Fi
     if offset + 2 * n != a.shape[0]:
         raise ValueError(f"A sequence of {offset} + 2 × {n} tokens needs a {offset + 2 * n}-square pattern; "
                          f"got {a.shape}.")
-    z = masked_pattern(a)
+    z, w = masked_pattern(a), words("attention_grid", lang)
     fig = go.Figure(go.Heatmap(z=z, zmin=0, zmax=float(np.nanmax(z)) or 1, colorscale="Viridis", hoverongaps=False,
-                               colorbar=dict(title="weight", thickness=12),
-                               hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"))
+                               colorbar=dict(title=w["weight"], thickness=12),
+                               hovertemplate=w["hover_test"] + "<extra></extra>"))
     edge = offset + n - 0.5
     fig.add_shape(type="line", x0=-0.5, x1=a.shape[0] - 0.5, y0=edge, y1=edge, line=dict(color="#999", width=1))
     fig.add_shape(type="line", x0=edge, x1=edge, y0=-0.5, y1=a.shape[0] - 0.5, line=dict(color="#999", width=1))
     fig.add_shape(type="line", x0=offset + 1, x1=offset + n, y0=offset + n, y1=offset + 2 * n - 1,
                   line=dict(color=HIGHLIGHT, width=1, dash="dash"))
     fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      xaxis=dict(title="key position", showgrid=False, zeroline=False),
-                      yaxis=dict(title="query position", autorange="reversed", showgrid=False, zeroline=False))
+                      xaxis=dict(title=w["key_position"], showgrid=False, zeroline=False),
+                      yaxis=dict(title=w["query_position"], autorange="reversed", showgrid=False, zeroline=False))
     return fig

@@ -15,11 +15,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .catalog import FALLBACK, put, words
 from .tokens import axis_labels, visible
 
 MAX_CELLS = 40_000  # most cells one figure may draw (all its panels together)
 DIVERGING = "RdBu_r"  # negative blue, positive red, 0 white
 GROUP_COLOURS = {"your text": "#0072B2", "reference word": "#D55E00", "piece of a reference word": "#CC79A7"}
+_GROUP_WORDS = {"your text": "group_text", "reference word": "group_word", "piece of a reference word": "group_piece"}
 BAR_COLOURS = {"attn": "#0072B2", "mlp": "#009E73", "resid": "#E69F00"}
 
 
@@ -45,7 +47,7 @@ def _escaped(labels: Sequence[str]) -> list[str]:
 
 
 def lookup_heatmap(token_rows, pos_rows, tokens: Sequence[str], first_position: int = 0, dim_start: int = 0,
-                   dim_stop: int | None = None) -> go.Figure:
+                   dim_stop: int | None = None, lang: str = FALLBACK) -> go.Figure:
     """Token embedding + position embedding = input to block 0, side by side for dimensions dim_start..dim_stop.
 
     ``token_rows`` and ``pos_rows`` are (n, d) for the n tokens in ``tokens`` (positions from
@@ -60,20 +62,19 @@ def lookup_heatmap(token_rows, pos_rows, tokens: Sequence[str], first_position: 
     panels = [a[:, dim_start:dim_stop].round(6) for a in (tok, pos, tok + pos)]
     top = float(max(np.abs(p).max() for p in panels)) or 1.0
     labels = axis_labels(tokens, first_position)
-    dims = list(range(dim_start, dim_stop))
-    titles = ("token embedding: row <i>id</i> of wte", "+ position embedding: row <i>pos</i> of wpe",
-              "= the sum, what block 1 receives")
+    dims, w = list(range(dim_start, dim_stop)), words("embeddings", lang)
+    titles = (w["title_token"], w["title_position"], w["title_sum"])
     fig = make_subplots(rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.025, subplot_titles=titles)
-    for col, (z, what) in enumerate(zip(panels, ("token embedding", "position embedding", "sum"), strict=True), 1):
+    for col, (z, what) in enumerate(zip(panels, ("what_token", "what_position", "what_sum"), strict=True), 1):
         fig.add_trace(go.Heatmap(
             z=z, x=dims, y=labels, coloraxis="coloraxis",
-            hovertemplate=f"%{{y}}<br>dimension %{{x}}<br>{what}: %{{z:.6f}}<extra></extra>",
+            hovertemplate=put(w["hover_lookup"], what=w[what]) + "<extra></extra>",
         ), row=1, col=col)
-        fig.update_xaxes(title_text="dimension", showgrid=False, row=1, col=col)
+        fig.update_xaxes(title_text=w["dimension"], showgrid=False, row=1, col=col)
     fig.update_yaxes(autorange="reversed", showgrid=False, tickfont=dict(family="monospace"))
     fig.update_layout(
         height=min(900, max(260, 130 + 16 * len(labels))), margin=dict(l=10, r=10, t=40, b=10),
-        coloraxis=dict(colorscale=DIVERGING, cmin=-top, cmax=top, colorbar=dict(title="value")),
+        coloraxis=dict(colorscale=DIVERGING, cmin=-top, cmax=top, colorbar=dict(title=w["value"])),
     )
     return fig
 
@@ -103,26 +104,28 @@ def row_labels(tokens: Sequence[str], ids: Sequence[int], first_position: int = 
     return [f"#{first_position + i} {t} (id {int(n)})" for i, (t, n) in enumerate(zip(tokens, ids, strict=True))]
 
 
-def lookup_csvs(token_rows, pos_rows, rows: Sequence[str], dim_start: int, dim_stop: int) -> list[tuple[str, str, str]]:
+def lookup_csvs(token_rows, pos_rows, rows: Sequence[str], dim_start: int, dim_stop: int,
+                lang: str = FALLBACK) -> list[tuple[str, str, str]]:
     """(button label, CSV text, file name) for the three lookup matrices, dimensions dim_start..dim_stop."""
     tok, pos = _matrix(token_rows, "token_rows", (len(rows), None)), _matrix(pos_rows, "pos_rows", (len(rows), None))
-    cols = [f"dim {j}" for j in range(dim_start, dim_stop)]
-    return [(label, matrix_csv(m[:, dim_start:dim_stop], rows, cols, "position token (id)"), name)
-            for label, m, name in (("Token embedding rows", tok, "token_embedding_rows"),
-                                   ("Position embedding rows", pos, "position_embedding_rows"),
-                                   ("Sum (input to block 1)", tok + pos, "block_input_rows"))]
+    w = words("embeddings", lang)
+    cols = [w["dim_col"].format(j=j) for j in range(dim_start, dim_stop)]
+    return [(w[label], matrix_csv(m[:, dim_start:dim_stop], rows, cols, w["corner_lookup"]), name)
+            for label, m, name in (("csv_token", tok, "token_embedding_rows"),
+                                   ("csv_position", pos, "position_embedding_rows"),
+                                   ("csv_sum", tok + pos, "block_input_rows"))]
 
 
-def difference(err: float) -> str:
+def difference(err: float, lang: str = FALLBACK) -> str:
     """How far a recomputed number is from the model's own: "0 (exactly equal)" or e.g. "2.4e-07"."""
-    return "0 (exactly equal)" if err == 0 else f"{err:.1e}"
+    return words("embeddings", lang)["exact"] if err == 0 else f"{err:.1e}"
 
 
-def components_csv(coords) -> str:
+def components_csv(coords, lang: str = FALLBACK) -> str:
     """Each position's coordinate on each principal component, as CSV."""
-    c = _matrix(coords, "coords", (None, None))
-    return matrix_csv(c, [f"pos {p}" for p in range(c.shape[0])], [f"PC{j + 1}" for j in range(c.shape[1])],
-                      "position")
+    c, w = _matrix(coords, "coords", (None, None)), words("embeddings", lang)
+    return matrix_csv(c, [w["pos_name"].format(p=p) for p in range(c.shape[0])],
+                      [f"PC{j + 1}" for j in range(c.shape[1])], w["corner_position"])
 
 
 def records_csv(records: Sequence[dict]) -> str:
@@ -136,55 +139,61 @@ def records_csv(records: Sequence[dict]) -> str:
 # --- Meaning in the geometry ---------------------------------------------------------------------------------
 
 
-def neighbour_bars(labels: Sequence[str], cosines: Sequence[float], query: str) -> go.Figure:
+def neighbour_bars(labels: Sequence[str], cosines: Sequence[float], query: str, lang: str = FALLBACK) -> go.Figure:
     """Horizontal bars of the nearest tokens' cosine similarity to ``query``, nearest on top."""
     if not labels or len(labels) != len(cosines):
         raise ValueError(f"neighbour_bars needs one cosine per token; got {len(labels)} tokens, {len(cosines)}.")
     names = [f"{rank}. {name}" for rank, name in enumerate(_escaped(labels), 1)]
-    values = [round(float(c), 4) for c in cosines]
+    values, w = [round(float(c), 4) for c in cosines], words("embeddings", lang)
     fig = go.Figure(go.Bar(
         x=values, y=names, orientation="h", text=[f"{v:.3f}" for v in values], textposition="outside",
-        marker_color="#0072B2", cliponaxis=False, hovertemplate="%{y}<br>cosine similarity %{x:.4f}<extra></extra>",
+        marker_color="#0072B2", cliponaxis=False, hovertemplate=w["hover_neighbour"] + "<extra></extra>",
     ))
     low = min(0.0, min(values))
     fig.update_layout(
-        title=f"Nearest to {html.escape(visible(query))}", height=110 + 26 * len(names),
+        title=w["nearest"].format(token=html.escape(visible(query))), height=110 + 26 * len(names),
         margin=dict(l=10, r=50, t=40, b=10), yaxis=dict(autorange="reversed", tickfont=dict(family="monospace")),
-        xaxis=dict(title="cosine similarity (1 = same direction)", range=[low - 0.05 if low < 0 else 0, 1.08]),
+        xaxis=dict(title=w["cosine_axis"], range=[low - 0.05 if low < 0 else 0, 1.08]),
     )
     return fig
 
 
+def group_names(lang: str = FALLBACK) -> dict[str, str]:
+    """The map's groups (``gpt_core.embeddings``' YOUR_TEXT, REFERENCE, PIECE) in ``lang``."""
+    w = words("embeddings", lang)
+    return {group: w[name] for group, name in _GROUP_WORDS.items()}
+
+
 def pca_scatter(coords, labels: Sequence[str], groups: Sequence[str], explained: Sequence[float],
-                words: Sequence[str] | None = None) -> go.Figure:
+                of_words: Sequence[str] | None = None, lang: str = FALLBACK) -> go.Figure:
     """The 2-D PCA map: one labelled point per vector, coloured by group (see GROUP_COLOURS).
 
-    ``words`` (optional, "" for none) are written after a label in brackets: the word a token piece is part of.
+    ``of_words`` (optional, "" for none) are written after a label in brackets: the word a token piece is part of.
     """
     xy = _matrix(coords, "coords", (len(labels), 2))
-    words = [""] * len(labels) if words is None else list(words)
-    if len(groups) != len(labels) or len(words) != len(labels):
+    of_words = [""] * len(labels) if of_words is None else list(of_words)
+    if len(groups) != len(labels) or len(of_words) != len(labels):
         raise ValueError(f"pca_scatter needs one group (and word) per label; got {len(groups)} groups, "
                          f"{len(labels)} labels.")
     unknown = set(groups) - set(GROUP_COLOURS)
     if unknown:
         raise ValueError(f"Unknown groups {sorted(unknown)}; known: {list(GROUP_COLOURS)}.")
-    fig = go.Figure()
-    names = [name + (f" ({html.escape(w)})" if w else "") for name, w in zip(_escaped(labels), words, strict=True)]
+    fig, w, shown = go.Figure(), words("embeddings", lang), group_names(lang)
+    names = [name + (f" ({html.escape(o)})" if o else "") for name, o in zip(_escaped(labels), of_words, strict=True)]
     for group, colour in GROUP_COLOURS.items():
         rows = [i for i, g in enumerate(groups) if g == group]
         if rows:
             fig.add_trace(go.Scatter(
-                x=xy[rows, 0].round(4), y=xy[rows, 1].round(4), mode="markers+text", name=group,
+                x=xy[rows, 0].round(4), y=xy[rows, 1].round(4), mode="markers+text", name=shown[group],
                 text=[names[i] for i in rows], textposition="top center", marker=dict(color=colour, size=9),
                 textfont=dict(family="monospace", color=colour),
-                hovertemplate="%{text}<br>PC1 %{x:.3f}, PC2 %{y:.3f}<extra>" + group + "</extra>",
+                hovertemplate=w["hover_map"] + "<extra>" + shown[group] + "</extra>",
             ))
     ev = [float(e) for e in explained]
     fig.update_layout(
         height=520, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.02, x=0),
-        xaxis=dict(title=f"principal component 1 ({ev[0]:.0%} of the variance)", zeroline=False),
-        yaxis=dict(title=f"principal component 2 ({ev[1]:.0%} of the variance)", zeroline=False),
+        xaxis=dict(title=w["pc_axis"].format(n=1, share=ev[0]), zeroline=False),
+        yaxis=dict(title=w["pc_axis"].format(n=2, share=ev[1]), zeroline=False),
     )
     return fig
 
@@ -192,37 +201,37 @@ def pca_scatter(coords, labels: Sequence[str], groups: Sequence[str], explained:
 # --- Positions -----------------------------------------------------------------------------------------------
 
 
-def similarity_heatmap(sim, positions: Sequence[int]) -> go.Figure:
+def similarity_heatmap(sim, positions: Sequence[int], lang: str = FALLBACK) -> go.Figure:
     """Cosine similarity between position embeddings, positions × positions (colour −1 to 1)."""
     z = _matrix(sim, "sim", (len(positions), len(positions)))
     _check_cells(z.size)
-    pos = [int(p) for p in positions]
+    pos, w = [int(p) for p in positions], words("embeddings", lang)
     fig = go.Figure(go.Heatmap(
-        z=z.round(3), x=pos, y=pos, zmin=-1, zmax=1, colorscale=DIVERGING, colorbar=dict(title="cosine"),
-        hovertemplate="position %{y} vs position %{x}<br>cosine similarity %{z:.3f}<extra></extra>",
+        z=z.round(3), x=pos, y=pos, zmin=-1, zmax=1, colorscale=DIVERGING, colorbar=dict(title=w["cosine"]),
+        hovertemplate=w["hover_similarity"] + "<extra></extra>",
     ))
     fig.update_layout(
         height=560, margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(title="position", showgrid=False, scaleanchor="y", constrain="domain"),
-        yaxis=dict(title="position", showgrid=False, autorange="reversed", constrain="domain"),
+        xaxis=dict(title=w["position"], showgrid=False, scaleanchor="y", constrain="domain"),
+        yaxis=dict(title=w["position"], showgrid=False, autorange="reversed", constrain="domain"),
     )
     return fig
 
 
-def components_plot(coords, explained: Sequence[float]) -> go.Figure:
+def components_plot(coords, explained: Sequence[float], lang: str = FALLBACK) -> go.Figure:
     """Each position's coordinate on the first principal components of the position embeddings."""
-    c = _matrix(coords, "coords", (None, len(explained)))
+    c, w = _matrix(coords, "coords", (None, len(explained))), words("embeddings", lang)
     fig = go.Figure()
     colours = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
     for j in range(c.shape[1]):
         fig.add_trace(go.Scatter(
             x=list(range(c.shape[0])), y=c[:, j].round(4), mode="lines", line=dict(color=colours[j % 4]),
-            name=f"component {j + 1} ({float(explained[j]):.0%} of the variance)",
-            hovertemplate="position %{x}<br>coordinate %{y:.4f}<extra></extra>",
+            name=w["component"].format(n=j + 1, share=float(explained[j])),
+            hovertemplate=w["hover_component"] + "<extra></extra>",
         ))
     fig.update_layout(
         height=340, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.08, x=0),
-        xaxis=dict(title="position"), yaxis=dict(title="coordinate on the component"),
+        xaxis=dict(title=w["position"]), yaxis=dict(title=w["coordinate_axis"]),
     )
     return fig
 
@@ -231,7 +240,7 @@ def components_plot(coords, explained: Sequence[float]) -> go.Figure:
 
 
 def layernorm_figure(x, normalized, y, mean: float, std: float, dim_start: int = 0,
-                     dim_stop: int | None = None) -> go.Figure:
+                     dim_stop: int | None = None, lang: str = FALLBACK) -> go.Figure:
     """Three bar panels over dimensions dim_start..dim_stop: before, normalised, after γ and β.
 
     The first panel marks the mean (solid) and mean ± std (dashed), the numbers LayerNorm uses.
@@ -243,32 +252,36 @@ def layernorm_figure(x, normalized, y, mean: float, std: float, dim_start: int =
     if not 0 <= dim_start < dim_stop <= vecs[0].shape[0]:
         raise ValueError(f"Dimensions {dim_start}..{dim_stop} do not fit vectors of {vecs[0].shape[0]} numbers.")
     _check_cells(3 * (dim_stop - dim_start))
-    titles = ("1. the vector x before", "2. normalised: (x − mean) / std", "3. after: γ · normalised + β")
+    w = words("embeddings", lang)
+    titles = (w["ln_before"], w["ln_normalised"], w["ln_after"])
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=titles)
     dims = list(range(dim_start, dim_stop))
     colours = ("#E69F00", "#0072B2", "#009E73")
     for row, (v, colour) in enumerate(zip(vecs, colours, strict=True), 1):
         fig.add_trace(go.Bar(x=dims, y=v[dim_start:dim_stop].round(6), marker_color=colour, showlegend=False,
-                             hovertemplate="dimension %{x}<br>%{y:.6f}<extra></extra>"), row=row, col=1)
+                             hovertemplate=w["hover_ln"] + "<extra></extra>"), row=row, col=1)
     for level, dash in ((mean, "solid"), (mean + std, "dash"), (mean - std, "dash")):
         fig.add_hline(y=level, line=dict(color="#555555", width=1, dash=dash), row=1, col=1)
-    fig.update_xaxes(title_text="dimension", row=3, col=1)
+    fig.update_xaxes(title_text=w["dimension"], row=3, col=1)
     fig.update_layout(height=560, margin=dict(l=10, r=10, t=40, b=10), bargap=0.15)
     return fig
 
 
-def layernorm_name(where: str) -> str:
+def layernorm_name(where: str, lang: str = FALLBACK) -> str:
     """"blocks.0.ln1" -> "Block 1, before attention (blocks.0.ln1)"; "ln_final" -> the final one."""
+    w = words("embeddings", lang)
     if where == "ln_final":
-        return "Final LayerNorm, before the output (ln_final)"
+        return w["ln_final"]
     layer, ln = where.split(".")[1:]
-    return f"Block {int(layer) + 1}, before {'attention' if ln == 'ln1' else 'the MLP'} ({where})"
+    return w["ln_attention" if ln == "ln1" else "ln_mlp"].format(block=int(layer) + 1, name=where)
 
 
-def layernorm_metrics(d: int, mean: float, var: float, eps: float, std: float) -> list[tuple[str, str]]:
+def layernorm_metrics(d: int, mean: float, var: float, eps: float, std: float,
+                      lang: str = FALLBACK) -> list[tuple[str, str]]:
     """(label, value) pairs of the numbers LayerNorm computes for one vector."""
-    return [("d", f"{d}"), ("mean μ", f"{mean:.6f}"), ("variance σ² (biased)", f"{var:.6f}"), ("ε", f"{eps:g}"),
-            ("std = √(σ² + ε)", f"{std:.6f}")]
+    w = words("embeddings", lang)
+    return [("d", f"{d}"), (w["metric_mean"], f"{mean:.6f}"), (w["metric_var"], f"{var:.6f}"), ("ε", f"{eps:g}"),
+            (w["metric_std"], f"{std:.6f}")]
 
 
 LAYERNORM_FORMULA = (
@@ -292,12 +305,14 @@ def layernorm_latex(i: int, x: float, mean: float, std: float, gamma: float, bet
     )
 
 
-def layernorm_rows(x, centered, normalized, gamma, beta, y, reference, dim_start: int, dim_stop: int) -> list[dict]:
+def layernorm_rows(x, centered, normalized, gamma, beta, y, reference, dim_start: int, dim_stop: int,
+                   lang: str = FALLBACK) -> list[dict]:
     """Table rows, one per dimension dim_start..dim_stop: every step of LayerNorm and the model's own output."""
-    cols = {"x": x, "x − mean": centered, "normalised": normalized, "γ": gamma, "β": beta,
-            "γ · normalised + β": y, "the model's output": reference}
+    w = words("embeddings", lang)
+    cols = {"x": x, w["col_centered"]: centered, w["col_normalised"]: normalized, "γ": gamma, "β": beta,
+            w["col_after"]: y, w["col_model"]: reference}
     arrays = {k: _matrix(v, k, (None,)) for k, v in cols.items()}
-    return [{"dimension": i, **{k: round(float(a[i]), 6) for k, a in arrays.items()}}
+    return [{w["dimension"]: i, **{k: round(float(a[i]), 6) for k, a in arrays.items()}}
             for i in range(dim_start, dim_stop)]
 
 
@@ -309,21 +324,24 @@ def caption_html(text: str) -> str:
 # --- The residual stream -------------------------------------------------------------------------------------
 
 
-def stage_labels(n_layer: int) -> list[str]:
+def stage_labels(n_layer: int, lang: str = FALLBACK) -> list[str]:
     """Names of the residual stream's stages: the embeddings, then after each block."""
-    return ["embeddings (into block 1)"] + [f"after block {i}" for i in range(1, n_layer + 1)]
+    w = words("embeddings", lang)
+    return [w["stage_embeddings"]] + [w["stage_after"].format(i=i) for i in range(1, n_layer + 1)]
 
 
-def residual_heatmap(norms, tokens: Sequence[str], first_position: int = 0, log: bool = False) -> go.Figure:
+def residual_heatmap(norms, tokens: Sequence[str], first_position: int = 0, log: bool = False,
+                     lang: str = FALLBACK) -> go.Figure:
     """‖residual vector‖ per stage (rows) and token (columns); ``log`` colours by log10 of the norm."""
     z = _matrix(norms, "norms", (None, len(tokens)))
     _check_cells(z.size)
-    real = z.round(4)
+    real, w = z.round(4), words("embeddings", lang)
     fig = go.Figure(go.Heatmap(
         z=np.log10(np.maximum(real, 1e-6)).round(4) if log else real, customdata=real,
-        x=axis_labels(tokens, first_position), y=stage_labels(z.shape[0] - 1), colorscale="Viridis",
-        colorbar=dict(title="log10 norm" if log else "norm"),
-        hovertemplate="%{y}<br>token %{x}<br>norm %{customdata:.4f}<extra></extra>",
+        x=axis_labels(tokens, first_position), y=stage_labels(z.shape[0] - 1, lang), colorscale="Viridis",
+        zmin=None if log else 0,  # lengths: a sequential scale from 0, so colours compare as sizes
+        colorbar=dict(title=w["log_norm"] if log else w["norm"]),
+        hovertemplate=w["hover_residual"] + "<extra></extra>",
     ))
     fig.update_layout(
         height=min(700, 160 + 28 * z.shape[0]), margin=dict(l=10, r=10, t=10, b=10),
@@ -333,26 +351,26 @@ def residual_heatmap(norms, tokens: Sequence[str], first_position: int = 0, log:
     return fig
 
 
-def contribution_bars(attn, mlp, resid) -> go.Figure:
+def contribution_bars(attn, mlp, resid, lang: str = FALLBACK) -> go.Figure:
     """Per block: ‖attention output‖ and ‖MLP output‖ as bars, ‖residual after the block‖ as a line."""
     a, m = _matrix(attn, "attn", (None,)), _matrix(mlp, "mlp", (None,))
     r = _matrix(resid, "resid", (a.shape[0] + 1,))
     if m.shape != a.shape:
         raise ValueError(f"attn and mlp need one value per block; got {a.shape[0]} and {m.shape[0]}.")
-    blocks = [f"block {i}" for i in range(1, a.shape[0] + 1)]
-    stages = ["embeddings", *blocks]
+    w = words("embeddings", lang)
+    blocks = [w["block"].format(i=i) for i in range(1, a.shape[0] + 1)]
+    stages = [w["embeddings"], *blocks]
     fig = go.Figure([
-        go.Bar(x=blocks, y=a.round(4), name="‖attention output‖ added", marker_color=BAR_COLOURS["attn"],
-               hovertemplate="%{x}<br>attention adds a vector of length %{y:.4f}<extra></extra>"),
-        go.Bar(x=blocks, y=m.round(4), name="‖MLP output‖ added", marker_color=BAR_COLOURS["mlp"],
-               hovertemplate="%{x}<br>the MLP adds a vector of length %{y:.4f}<extra></extra>"),
-        go.Scatter(x=stages, y=r.round(4), name="‖residual stream‖ after it", mode="lines+markers",
-                   line=dict(color=BAR_COLOURS["resid"]),
-                   hovertemplate="%{x}<br>residual stream length %{y:.4f}<extra></extra>"),
+        go.Bar(x=blocks, y=a.round(4), name=w["bar_attention"], marker_color=BAR_COLOURS["attn"],
+               hovertemplate=w["hover_attention"] + "<extra></extra>"),
+        go.Bar(x=blocks, y=m.round(4), name=w["bar_mlp"], marker_color=BAR_COLOURS["mlp"],
+               hovertemplate=w["hover_mlp"] + "<extra></extra>"),
+        go.Scatter(x=stages, y=r.round(4), name=w["line_residual"], mode="lines+markers",
+                   line=dict(color=BAR_COLOURS["resid"]), hovertemplate=w["hover_line"] + "<extra></extra>"),
     ])
     fig.update_layout(
         barmode="group", height=360, margin=dict(l=10, r=10, t=10, b=10),
-        legend=dict(orientation="h", y=1.1, x=0), yaxis=dict(title="length (L2 norm)"),
+        legend=dict(orientation="h", y=1.1, x=0), yaxis=dict(title=w["length_axis"]),
         xaxis=dict(categoryorder="array", categoryarray=stages),
     )
     return fig

@@ -6,14 +6,10 @@ from collections.abc import Mapping
 
 import plotly.graph_objects as go
 
-COMPONENTS = {
-    "token_embedding": "Token embedding",
-    "position_embedding": "Position embedding",
-    "attention": "Attention (all layers)",
-    "mlp": "MLP (all layers)",
-    "layer_norms": "Layer norms",
-    "head": "Output head",
-}
+from .catalog import FALLBACK, words
+
+# The parameter counts' components, in the order shown; their names are in figures.<lang>.md, section "model"
+COMPONENTS = ("token_embedding", "position_embedding", "attention", "mlp", "layer_norms", "head")
 
 
 def _checked(counts: Mapping[str, int]) -> dict[str, int]:
@@ -27,62 +23,61 @@ def _checked(counts: Mapping[str, int]) -> dict[str, int]:
     return parts
 
 
-def param_rows(counts: Mapping[str, int], tied: bool) -> list[dict]:
+def param_rows(counts: Mapping[str, int], tied: bool, lang: str = FALLBACK) -> list[dict]:
     """Table rows (component, parameters as text, share of total), the head marked when it is tied."""
-    parts, total = _checked(counts), int(counts["total"])
+    parts, total, w = _checked(counts), int(counts["total"]), words("model", lang)
+    component, parameters, share = w["col_component"], w["col_parameters"], w["col_share"]
     rows = []
     for key, n in parts.items():
-        name = COMPONENTS[key]
-        if key == "head" and tied:
-            name += " (tied to the token embedding)"
-        rows.append({"component": name, "parameters": f"{n:,}", "share": f"{n / total:.1%}"})
-    rows.append({"component": "Total", "parameters": f"{total:,}", "share": "100.0%"})
+        name = w["tied"].format(name=w[key]) if key == "head" and tied else w[key]
+        rows.append({component: name, parameters: f"{n:,}", share: f"{n / total:.1%}"})
+    rows.append({component: w["total"], parameters: f"{total:,}", share: "100.0%"})
     return rows
 
 
-def param_bars(counts: Mapping[str, int]) -> go.Figure:
+def param_bars(counts: Mapping[str, int], lang: str = FALLBACK) -> go.Figure:
     """Horizontal bars of parameters per component; the bars add up to the total."""
-    parts = _checked(counts)
+    parts, w = _checked(counts), words("model", lang)
     total = int(counts["total"])
-    labels = [COMPONENTS[k] for k in parts]
+    labels = [w[k] for k in parts]
     fig = go.Figure(
         go.Bar(
             x=list(parts.values()), y=labels, orientation="h", marker_color="#009E73", cliponaxis=False,
             text=[f"{n:,} ({n / total:.1%})" for n in parts.values()], textposition="outside",
-            hovertemplate="%{y}: %{x:,} parameters<extra></extra>",
+            hovertemplate=w["hover"] + "<extra></extra>",
         )
     )
     fig.update_layout(
         height=300, margin=dict(l=10, r=110, t=10, b=10),
-        xaxis=dict(title="parameters"), yaxis=dict(autorange="reversed"),
+        xaxis=dict(title=w["x_title"]), yaxis=dict(autorange="reversed"),
     )
     return fig
 
 
-def block_dot(n_head: int, d_model: int, d_mlp: int, context: int) -> str:
+def block_dot(n_head: int, d_model: int, d_mlp: int, context: int, lang: str = FALLBACK) -> str:
     """Graphviz DOT of one transformer block, with this model's shapes on the edges.
 
     T is the number of tokens in the input (at most ``context``).
     """
     if min(n_head, d_model, d_mlp, context) < 1 or d_model % n_head:
         raise ValueError(f"Invalid shape: {n_head} heads cannot split d_model = {d_model} evenly.")
-    d_head = d_model // n_head
+    d_head, w = d_model // n_head, words("model", lang)
     x, h3, heads = f"T × {d_model}", f"T × {3 * d_model}", f"{n_head} × T × {d_head}"
-    nodes = {
-        "x": f"x: residual stream in\\n{x}  (T ≤ {context})",
+    nodes = {  # "\\n" in the words is DOT's line break
+        "x": w["node_in"].format(x=x, context=context),
         "ln1": "LayerNorm",
-        "qkv": f"QKV projection\\nLinear {d_model} → {3 * d_model}",
-        "split": f"split into {n_head} heads\\nQ, K, V each {heads}",
-        "attn": f"softmax(QKᵀ / √d_k + M) V, d_k = {d_head}\\nin each head; M = causal mask",
-        "concat": "concatenate heads",
-        "proj": f"output projection\\nLinear {d_model} → {d_model}",
+        "qkv": w["node_qkv"].format(d=d_model, d3=3 * d_model),
+        "split": w["node_split"].format(n_head=n_head, heads=heads),
+        "attn": w["node_attn"].format(d_head=d_head),
+        "concat": w["node_concat"],
+        "proj": w["node_proj"].format(d=d_model),
         "add1": "+",
         "ln2": "LayerNorm",
         "fc": f"Linear {d_model} → {d_mlp}",
         "gelu": "GELU",
         "fc2": f"Linear {d_mlp} → {d_model}",
         "add2": "+",
-        "out": f"x: residual stream out\\n{x}",
+        "out": w["node_out"].format(x=x),
     }
     edges = [
         ("x", "ln1", x), ("ln1", "qkv", x), ("qkv", "split", h3), ("split", "attn", f"3 × ({heads})"),
@@ -104,8 +99,8 @@ def block_dot(n_head: int, d_model: int, d_mlp: int, context: int) -> str:
         lines.append(f'  {name} [label="{label}"{extra}];')
     lines += [f'  {a} -> {b} [label="  {shape}"];' for a, b, shape in edges]
     lines += [
-        '  x -> add1 [label="  residual", style=dashed];',
-        '  add1 -> add2 [label="  residual", style=dashed];',
+        f'  x -> add1 [label="  {w["residual"]}", style=dashed];',
+        f'  add1 -> add2 [label="  {w["residual"]}", style=dashed];',
         "}",
     ]
     return "\n".join(lines)

@@ -25,6 +25,7 @@ from gpt_core.tokenlab import (
     hex_bytes,
 )
 
+from .catalog import FALLBACK, words
 from .tokens import PALETTE, WHITESPACE
 
 _INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"}
@@ -131,20 +132,21 @@ def _chip(body: str, colour: int, title: str, subs: Sequence[str] = (), extra: s
     return f'<span class="{cls}" title="{html.escape(title, quote=True)}"><span>{body}</span>{sub}</span>'
 
 
-def encoded_chips(enc: Encoded, show_ids: bool = False, show_bytes: bool = False) -> str:
+def encoded_chips(enc: Encoded, show_ids: bool = False, show_bytes: bool = False, lang: str = FALLBACK) -> str:
     """The shown tokens of one encoding as chips; partial tokens dashed and boxed with the character they make."""
+    w = words("tokenlab", lang)
     group_at = {g.first: g for g in enc.groups}
     group_end: dict[int, str] = {}
     out: list[str] = []
     for tok in enc.tokens:
         if tok.position in group_at:
             g = group_at[tok.position]
-            title = f"tokens {g.first}–{g.last} together: {g.text} ({hex_bytes(g.data)})"
+            title = w["group"].format(first=g.first, last=g.last, text=g.text, hex=hex_bytes(g.data))
             out.append(f'<span class="tl-group" title="{html.escape(title, quote=True)}">')
             group_end[g.last] = f'<span class="tl-glabel">= {visible_html(g.text)}</span></span>'
-        title = f"position {tok.position} · id {tok.id} · bytes {hex_bytes(tok.data)}"
+        title = w["token"].format(position=tok.position, id=tok.id, hex=hex_bytes(tok.data))
         if tok.partial:
-            title += " · part of a character"
+            title += w["partial"]
         subs = ([str(tok.id)] if show_ids else []) + ([hex_bytes(tok.data)] if show_bytes else [])
         out.append(_chip(visible_html(tok.text), tok.position, title, subs, "tl-part" if tok.partial else ""))
         if tok.position in group_end:
@@ -156,28 +158,28 @@ def encoded_chips(enc: Encoded, show_ids: bool = False, show_bytes: bool = False
 
 
 def comparison_html(encodings: Sequence[Encoded], headers: Sequence[str], show_ids: bool = False,
-                    show_bytes: bool = False) -> str:
+                    show_bytes: bool = False, lang: str = FALLBACK) -> str:
     """One row per encoding: its header line (plain text, escaped here) above its chips."""
     if len(encodings) != len(headers):
         raise ValueError(f"comparison_html needs one header per encoding: got {len(headers)} for {len(encodings)}.")
     rows = [
         f'<div class="tl-row" data-encoding="{html.escape(enc.name, quote=True)}">'
         f'<div class="tl-head">{html.escape(head)}</div>'
-        f'<div class="tl-chips">{encoded_chips(enc, show_ids, show_bytes)}</div></div>'
+        f'<div class="tl-chips">{encoded_chips(enc, show_ids, show_bytes, lang)}</div></div>'
         for enc, head in zip(encodings, headers, strict=True)
     ]
     return f'<div class="tl-rows">{"".join(rows)}</div>'
 
 
-def chunks_html(chunkings: Sequence[Chunking], headers: Sequence[str]) -> str:
+def chunks_html(chunkings: Sequence[Chunking], headers: Sequence[str], lang: str = FALLBACK) -> str:
     """One row per pattern: the chunks it cut the text into, as chips."""
     if len(chunkings) != len(headers):
         raise ValueError(f"chunks_html needs one header per pattern: got {len(headers)} for {len(chunkings)}.")
-    rows = []
+    rows, w = [], words("tokenlab", lang)
     for ch, head in zip(chunkings, headers, strict=True):
         chips = "".join(
-            _chip(visible_html(c), i, f"chunk {i} · {len(c.encode('utf-8'))} bytes") + ("<br>" if c.endswith("\n")
-                                                                                          else "")
+            _chip(visible_html(c), i, w["chunk"].format(i=i, n=len(c.encode("utf-8"))))
+            + ("<br>" if c.endswith("\n") else "")
             for i, c in enumerate(ch.chunks)
         )
         rows.append(f'<div class="tl-row"><div class="tl-head">{html.escape(head)}</div>'
@@ -186,20 +188,20 @@ def chunks_html(chunkings: Sequence[Chunking], headers: Sequence[str]) -> str:
 
 
 def state_html(state: Sequence[Sequence[bytes]], ranks: dict[bytes, int], mark: tuple[int, int] | None = None,
-               mark_class: str = "tl-new", span: int = 1) -> str:
+               mark_class: str = "tl-new", span: int = 1, lang: str = FALLBACK) -> str:
     """A BPE state: each chunk boxed, its parts as chips with their rank on hover and below.
 
     ``mark`` = (chunk, index) outlines ``span`` parts from there with ``mark_class``: the pair about
     to merge (``tl-pick``, span 2) or the token just made (``tl-new``).
     """
-    boxes = []
+    boxes, w = [], words("tokenlab", lang)
     colour = 0
     for c, parts in enumerate(state):
         chips = []
         for i, part in enumerate(parts):
             rank = ranks.get(part)
             marked = mark is not None and mark[0] == c and mark[1] <= i < mark[1] + span
-            title = f"bytes {hex_bytes(part)}" + (f" · rank {rank}" if rank is not None else "")
+            title = w["part"].format(hex=hex_bytes(part)) + (w["rank"].format(rank=rank) if rank is not None else "")
             subs = [str(rank)] if rank is not None else []
             chips.append(_chip(_part_html(part), colour, title, subs, mark_class if marked else ""))
             colour += 1
@@ -217,16 +219,16 @@ def pairs_html(pairs: Sequence[Pair], chosen: Pair | None, limit: int = 80) -> s
     return f'<div class="tl-rows">{"".join(out)}</div>'
 
 
-def step_html(step: Step, ranks: dict[bytes, int]) -> str:
+def step_html(step: Step, ranks: dict[bytes, int], lang: str = FALLBACK) -> str:
     """One step: the state with the merging pair outlined, and the state after with the new token outlined."""
     if step.merged is None:  # the whole-chunk shortcut
         c = step.shortcut_chunk if step.shortcut_chunk is not None else 0
-        before = state_html(step.before, ranks, (c, 0), "tl-pick", len(step.before[c]))
-        after = state_html(step.after, ranks, (c, 0))
+        before = state_html(step.before, ranks, (c, 0), "tl-pick", len(step.before[c]), lang)
+        after = state_html(step.after, ranks, (c, 0), lang=lang)
     else:
         m = step.merged
-        before = state_html(step.before, ranks, (m.chunk, m.index), "tl-pick", 2)
-        after = state_html(step.after, ranks, (m.chunk, m.index))
+        before = state_html(step.before, ranks, (m.chunk, m.index), "tl-pick", 2, lang)
+        after = state_html(step.after, ranks, (m.chunk, m.index), lang=lang)
     return f'{before}<div class="tl-head">↓</div>{after}'
 
 
@@ -239,34 +241,38 @@ def _listed(texts: Sequence[str]) -> str:
     return " ".join(f"[{visible_text(x)}]" for x in texts)
 
 
-def group_rows(enc: Encoded, limit: int = 50) -> list[dict]:
+def group_rows(enc: Encoded, limit: int = 50, lang: str = FALLBACK) -> list[dict]:
     """Table rows for the partial-character groups of one encoding: each token's bytes, alone and together."""
-    by_pos = {tok.position: tok for tok in enc.tokens}
+    by_pos, w = {tok.position: tok for tok in enc.tokens}, words("tokenlab", lang)
     rows = []
     for g in enc.groups[:limit]:
         members = [by_pos[p] for p in range(g.first, g.last + 1)]
-        rows.append({"tokens": f"{g.first}–{g.last}", "ids": ", ".join(str(m.id) for m in members),
-                     "bytes of each": " | ".join(hex_bytes(m.data) for m in members),
-                     "each alone": _listed([m.text for m in members]),
-                     "together": visible_text(g.text)})
+        rows.append({w["col_tokens"]: f"{g.first}–{g.last}", w["col_ids"]: ", ".join(str(m.id) for m in members),
+                     w["col_bytes_each"]: " | ".join(hex_bytes(m.data) for m in members),
+                     w["col_each_alone"]: _listed([m.text for m in members]),
+                     w["col_together"]: visible_text(g.text)})
     return rows
 
 
-def entry_rows(entries: Sequence[VocabEntry], marked: int | None = None) -> list[dict]:
+def entry_rows(entries: Sequence[VocabEntry], marked: int | None = None, lang: str = FALLBACK) -> list[dict]:
     """Table rows for vocabulary entries; the entry with id ``marked`` gets ◀."""
-    return [{"": "◀" if e.id == marked else "", "id": e.id, "token": visible_text(e.text),
-             "bytes": hex_bytes(e.data), "made from": " + ".join(_text(p) for p in e.made_from)}
+    w = words("tokenlab", lang)
+    return [{"": "◀" if e.id == marked else "", w["col_id"]: e.id, w["col_token"]: visible_text(e.text),
+             w["col_bytes"]: hex_bytes(e.data), w["col_made_from"]: " + ".join(_text(p) for p in e.made_from)}
             for e in entries]
 
 
-def special_rows(views: Sequence[SpecialView]) -> list[dict]:
+def special_rows(views: Sequence[SpecialView], lang: str = FALLBACK) -> list[dict]:
     """Table rows: per tokenizer, the special token's id and what typing its string gives."""
-    return [{"tokenizer": v.label, f"{v.special} (special) id": v.special_id,
-             f"{v.special} typed as text": f"{len(v.typed)} tokens: " + _listed([e.text for e in v.typed]),
-             "their ids": ", ".join(str(e.id) for e in v.typed),
-             "all special tokens": ", ".join(f"{s} = {i}" for s, i in v.all_specials)} for v in views]
+    w = words("tokenlab", lang)
+    return [{w["col_tokenizer"]: v.label, w["col_special_id"].format(special=v.special): v.special_id,
+             w["col_typed"].format(special=v.special): w["typed"].format(n=len(v.typed),
+                                                                         tokens=_listed([e.text for e in v.typed])),
+             w["col_their_ids"]: ", ".join(str(e.id) for e in v.typed),
+             w["col_all_specials"]: ", ".join(f"{s} = {i}" for s, i in v.all_specials)} for v in views]
 
 
-def size_rows(sizes: Sequence[VocabSize]) -> list[dict]:
-    return [{"tokenizer": s.label, "ids": s.n_vocab, "merged tokens": s.n_merged, "special tokens": s.n_special}
-            for s in sizes]
+def size_rows(sizes: Sequence[VocabSize], lang: str = FALLBACK) -> list[dict]:
+    w = words("tokenlab", lang)
+    return [{w["col_tokenizer"]: s.label, w["col_ids"]: s.n_vocab, w["col_merged"]: s.n_merged,
+             w["col_specials"]: s.n_special} for s in sizes]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Sequence
+
+from .catalog import FALLBACK, words
 
 # Okabe–Ito colours (safe for the common kinds of colour blindness). Chips use them as a
 # translucent fill plus a solid underline, so the text keeps the theme's own colour and stays
@@ -12,9 +15,24 @@ PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#C
 WHITESPACE = {" ": "⋅", "\t": "→", "\n": "↵", "\r": "␍"}
 
 
+# Characters that take no room on screen (controls, format characters such as zero-width spaces and direction
+# overrides, separators, private use, unassigned, other spaces): drawn as their code point, so a token made of
+# one is seen, and an override cannot turn the text after it around.
+_INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"}
+
+
+def _marker(c: str) -> str | None:
+    """What to draw instead of ``c``, or None when ``c`` shows as itself."""
+    if c in WHITESPACE:
+        return WHITESPACE[c]
+    cat = unicodedata.category(c)
+    return f"⟨U+{ord(c):04X}⟩" if cat in _INVISIBLE or (cat == "Zs" and c != " ") else None
+
+
 def visible(token: str) -> str:
-    """The token with spaces, tabs and line breaks drawn as ⋅ → ↵ (plain text, not escaped)."""
-    return "".join(WHITESPACE.get(c, c) for c in token)
+    """The token with spaces, tabs and line breaks drawn as ⋅ → ↵ and invisible characters as ⟨U+200B⟩
+    (plain text, not escaped)."""
+    return "".join(_marker(c) or c for c in token)
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -23,18 +41,17 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 
 def _chip_body(token: str) -> str:
-    """Escaped token text with whitespace markers dimmed so they read as markers, not characters."""
+    """Escaped token text with whitespace and invisible-character markers dimmed so they read as markers."""
     out = []
     for c in token:
-        if c in WHITESPACE:
-            out.append(f'<span style="opacity:0.55">{WHITESPACE[c]}</span>')
-        else:
-            out.append(html.escape(c))
+        mark = _marker(c)
+        out.append(html.escape(c) if mark is None else f'<span style="opacity:0.55">{mark}</span>')
     return "".join(out)
 
 
 def chips_html(
-    tokens: Sequence[str], ids: Sequence[int], raw: Sequence[bytes] | None = None, first_position: int = 0
+    tokens: Sequence[str], ids: Sequence[int], raw: Sequence[bytes] | None = None, first_position: int = 0,
+    lang: str = FALLBACK,
 ) -> str:
     """One chip per token, neighbours in different colours, position and id on hover.
 
@@ -45,12 +62,12 @@ def chips_html(
     if len(tokens) != len(ids) or (raw is not None and len(raw) != len(ids)):
         raise ValueError(f"chips_html needs one id (and byte string) per token: got {len(tokens)} tokens, "
                          f"{len(ids)} ids.")
-    chips = []
+    chips, w = [], words("tokens", lang)
     for i, (tok, tid) in enumerate(zip(tokens, ids, strict=True)):
         colour = PALETTE[i % len(PALETTE)]
-        hover = f"position {first_position + i} · token id {int(tid)}"
+        hover = w["chip"].format(position=first_position + i, id=int(tid))
         if raw is not None and "\ufffd" in tok:
-            hover += f" · bytes {raw[i].hex(' ')} (part of a character)"
+            hover += w["chip_bytes"].format(bytes=raw[i].hex(" "))
         title = html.escape(hover, quote=True)
         style = (
             f"background:{_rgba(colour, 0.22)};border-bottom:3px solid {colour};border-radius:4px;"

@@ -13,6 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .catalog import FALLBACK, put, words
+
 BLUE, ORANGE, GREEN, GREY = "#0072B2", "#E69F00", "#009E73", "#999999"  # Okabe–Ito
 
 
@@ -23,22 +25,23 @@ def _check_lengths(**series: Sequence) -> None:
 
 
 def loss_figure(steps: Sequence[int], losses: Sequence[float], evals: Sequence[tuple[int, float, float]],
-                max_steps: int, vocab_size: int, labels: dict[str, str]) -> go.Figure:
+                max_steps: int, vocab_size: int, labels: dict[str, str], lang: str = FALLBACK) -> go.Figure:
     """Batch loss at every step (thin), train and validation loss at each evaluation, over a fixed x range
     (0..max_steps) so the curve grows across the chart; a dotted line at ln(vocab), the loss of a uniform guess.
 
     labels: names for "batch", "train", "val", "uniform", "x", "y".
     """
     _check_lengths(steps=steps, losses=losses)
-    uniform = math.log(vocab_size)
+    uniform, w = math.log(vocab_size), words("training", lang)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=list(steps), y=list(losses), mode="lines", name=labels["batch"],
                              line=dict(color=GREY, width=1), opacity=0.6,
-                             hovertemplate="step %{x}<br>batch loss %{y:.3f}<extra></extra>"))
+                             hovertemplate=w["hover_batch"] + "<extra></extra>"))
     for i, (name, colour) in enumerate([("train", BLUE), ("val", ORANGE)], start=1):
         fig.add_trace(go.Scatter(x=[e[0] for e in evals], y=[round(e[i], 4) for e in evals], mode="lines+markers",
                                  name=labels[name], line=dict(color=colour, width=2.5), marker=dict(size=6),
-                                 hovertemplate=f"step %{{x}}<br>{html.escape(labels[name])} %{{y:.3f}}<extra></extra>"))
+                                 hovertemplate=put(w["hover_series"], name=html.escape(labels[name]))
+                                 + "<extra></extra>"))
     fig.add_hline(y=uniform, line=dict(color=GREY, dash="dot"),
                   annotation_text=html.escape(labels["uniform"].format(vocab=vocab_size, loss=uniform)),
                   annotation_position="top right")
@@ -49,7 +52,8 @@ def loss_figure(steps: Sequence[int], losses: Sequence[float], evals: Sequence[t
     return fig
 
 
-def snapshots_figure(patterns: Sequence[np.ndarray], titles: Sequence[str], n: int, cols: int = 4) -> go.Figure:
+def snapshots_figure(patterns: Sequence[np.ndarray], titles: Sequence[str], n: int, cols: int = 4,
+                     lang: str = FALLBACK) -> go.Figure:
     """One head's attention pattern on the repeated probe sequence at several training steps: small
     heatmaps side by side (one colour scale, 0 to 1; cells above the diagonal, masked, left blank).
 
@@ -69,7 +73,7 @@ def snapshots_figure(patterns: Sequence[np.ndarray], titles: Sequence[str], n: i
         z = np.asarray(p, dtype=float).round(3)
         z[np.triu_indices_from(z, k=1)] = np.nan
         fig.add_trace(go.Heatmap(z=z, coloraxis="coloraxis", hoverongaps=False,
-                                 hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"),
+                                 hovertemplate=words("training", lang)["hover_snapshot"] + "<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False,
@@ -77,14 +81,16 @@ def snapshots_figure(patterns: Sequence[np.ndarray], titles: Sequence[str], n: i
     for i in range(len(patterns)):  # each panel square: its y axis follows its own x axis
         fig.update_yaxes(scaleanchor=f"x{i + 1 if i else ''}", row=i // cols + 1, col=i % cols + 1)
     fig.update_layout(height=60 + 270 * rows, margin=dict(l=10, r=10, t=40, b=10),
-                      coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, colorbar=dict(title="weight")))
+                      coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
+                                     colorbar=dict(title=words("training", lang)["weight"])))
     fig.update_annotations(font_size=12)
     return fig
 
 
 def scores_figure(steps: Sequence[int], previous: Sequence[float], induction: Sequence[float],
                   best_previous: Sequence[float], best_induction: Sequence[float], chance: tuple[float, float],
-                  snapshot_steps: Sequence[int], max_steps: int, labels: dict[str, str]) -> go.Figure:
+                  snapshot_steps: Sequence[int], max_steps: int, labels: dict[str, str],
+                  lang: str = FALLBACK) -> go.Figure:
     """One head's previous-token and induction scores over training, the best of each over every head
     (dashed), what even attention would score (dotted), and the snapshot steps (faint vertical lines).
 
@@ -101,7 +107,8 @@ def scores_figure(steps: Sequence[int], previous: Sequence[float], induction: Se
         fig.add_trace(go.Scatter(x=list(steps), y=[round(float(y), 4) for y in ys], mode="lines+markers",
                                  name=labels[name], line=dict(color=colour, width=2.5 if dash == "solid" else 1.5,
                                                               dash=dash), marker=dict(size=4),
-                                 hovertemplate=f"step %{{x}}<br>{html.escape(labels[name])} %{{y:.3f}}<extra></extra>"))
+                                 hovertemplate=put(words("training", lang)["hover_series"],
+                                                   name=html.escape(labels[name])) + "<extra></extra>"))
     for value, name, colour in [(chance[0], "chance_previous", GREEN), (chance[1], "chance_induction", ORANGE)]:
         fig.add_trace(go.Scatter(x=[0, max(1, max_steps)], y=[round(value, 4)] * 2, mode="lines",
                                  name=html.escape(labels[name].format(score=value)), opacity=0.8,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from .catalog import FALLBACK, words
 from .tokens import visible
 
 MAX_KEYS = 96  # most key columns one heatmap shows before its labels stop being legible
@@ -18,14 +19,15 @@ def _shown(token: str) -> str:
     return html.escape(token).replace("\n", '<span class="nl" style="opacity:0.5">↵</span>\n')
 
 
-def answer_html(prompt_tail: str, cut: bool, answer_tokens: Sequence[str]) -> str:
+def answer_html(prompt_tail: str, cut: bool, answer_tokens: Sequence[str], lang: str = FALLBACK) -> str:
     """The end of the prompt in grey, then the model's answer, every token in its own span (all escaped).
 
     ``cut`` marks that the shown prompt is only its end.
     """
-    start = "…" if cut else ""
+    start, w = "…" if cut else "", words("uses", lang)
     spans = "".join(
-        f'<span class="ans" title="answer token {i + 1}">{_shown(t)}</span>' for i, t in enumerate(answer_tokens)
+        f'<span class="ans" title="{html.escape(w["answer_token"].format(i=i + 1), quote=True)}">{_shown(t)}</span>'
+        for i, t in enumerate(answer_tokens)
     )
     if not answer_tokens:
         spans = '<span class="ans-empty">∅</span>'
@@ -33,14 +35,15 @@ def answer_html(prompt_tail: str, cut: bool, answer_tokens: Sequence[str]) -> st
         '<div class="uses-answer" style="white-space:pre-wrap;font-family:ui-monospace,SFMono-Regular,Menlo,'
         'Consolas,monospace;font-size:0.95rem;line-height:1.7;border:1px solid rgba(128,128,128,0.35);'
         'border-radius:6px;padding:0.6rem 0.8rem">'
-        f'<span class="prompt" style="opacity:0.55">{html.escape(start + prompt_tail)}</span>'
-        '<span style="background:rgba(0,114,178,0.18);border-bottom:2px solid #0072B2">'
+        # isolate: a direction override in the prompt (U+202E ...) must not turn the answer around
+        f'<span class="prompt" style="opacity:0.55;unicode-bidi:isolate">{html.escape(start + prompt_tail)}</span>'
+        '<span style="background:rgba(0,114,178,0.18);border-bottom:2px solid #0072B2;unicode-bidi:isolate">'
         f"{spans}</span></div>"
     )
 
 
 def answer_attention_figure(rows, key_tokens: Sequence[str], answer_tokens: Sequence[str], n_prompt: int,
-                            first_key: int = 0, title: str = "") -> go.Figure:
+                            first_key: int = 0, title: str = "", lang: str = FALLBACK) -> go.Figure:
     """Heatmap: one row per answer token (the position that chose it), one column per key shown.
 
     ``rows`` is (answer, keys) over keys ``first_key`` .. ``first_key + len(key_tokens) - 1``; row i was
@@ -50,24 +53,23 @@ def answer_attention_figure(rows, key_tokens: Sequence[str], answer_tokens: Sequ
     a = np.asarray(rows, dtype=float)
     if a.ndim != 2 or a.shape != (len(answer_tokens), len(key_tokens)):
         raise ValueError(f"rows must be ({len(answer_tokens)} answer tokens, {len(key_tokens)} keys); got {a.shape}.")
-    z = a.round(4)
+    z, w = a.round(4), words("uses", lang)
     for i in range(z.shape[0]):
         z[i, max(0, n_prompt + i - first_key):] = np.nan  # keys after the position that chose token i
     x = [html.escape(f"#{first_key + j} {visible(t)}") for j, t in enumerate(key_tokens)]
     y = [html.escape(f"{i + 1}. {visible(t)}") for i, t in enumerate(answer_tokens)]
     fig = go.Figure(go.Heatmap(
         z=z, x=x, y=y, colorscale="Viridis", zmin=0, zmax=float(np.nanmax(z)) if np.isfinite(z).any() else 1.0,
-        hoverongaps=False, colorbar=dict(title="weight"),
-        hovertemplate="choosing %{y}<br>looks at %{x}<br>weight %{z:.3f}<extra></extra>",
+        hoverongaps=False, colorbar=dict(title=w["weight"]), hovertemplate=w["hover"] + "<extra></extra>",
     ))
     boundary = n_prompt - first_key - 0.5
     if 0 < boundary < len(key_tokens):
-        fig.add_vline(x=boundary, line=dict(color="#D55E00", width=2), annotation_text="answer starts",
+        fig.add_vline(x=boundary, line=dict(color="#D55E00", width=2), annotation_text=w["answer_starts"],
                       annotation_position="top")
     fig.update_layout(
         title=title, height=min(900, 200 + 22 * len(answer_tokens)), margin=dict(l=10, r=10, t=50, b=10),
-        xaxis=dict(title="key: the token being looked at", tickangle=-60, dtick=1, tickfont=dict(size=10),
+        xaxis=dict(title=w["key_axis"], tickangle=-60, dtick=1, tickfont=dict(size=10),
                    showgrid=False),
-        yaxis=dict(title="answer token being chosen", autorange="reversed", dtick=1, showgrid=False),
+        yaxis=dict(title=w["answer_axis"], autorange="reversed", dtick=1, showgrid=False),
     )
     return fig

@@ -1,0 +1,38 @@
+# GPT, step by step: the app in one image, on the CPU, for a classroom server.
+#   docker build -t gpt-step-by-step .
+#   docker run --rm -p 8501:8501 gpt-step-by-step        then open http://localhost:8501
+# GPT-2 weights, when wanted, go in a volume: -v gpt2-weights:/models (see README, "Running for a class").
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    STREAMLIT_SERVER_FILE_WATCHER_TYPE=none \
+    GPT_EXPLAINER_MODELS_DIR=/models
+
+WORKDIR /app
+
+# torch comes from PyTorch's CPU index: the PyPI wheel of the same version pulls several GB of CUDA libraries.
+# Its version is the one pinned in requirements.txt; everything else then comes from PyPI as pinned there.
+COPY requirements.txt ./
+RUN pip install --index-url https://download.pytorch.org/whl/cpu "$(grep -E '^torch==' requirements.txt | cut -d' ' -f1)" \
+ && pip install -r requirements.txt
+
+# The app runs as an ordinary user that can write only its home (timings) and /models (GPT-2 downloads).
+RUN useradd --create-home --uid 10001 app && mkdir /models && chown app:app /models
+
+# The code and assets stay owned by root: the app can read them, not change them.
+COPY .streamlit/config.toml .streamlit/config.toml
+COPY app.py ./
+COPY app_pages/ app_pages/
+COPY ui/ ui/
+COPY gpt_core/ gpt_core/
+COPY viz/ viz/
+COPY assets/ assets/
+
+USER app
+EXPOSE 8501
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["python", "-c", "import urllib.request as u, sys; sys.exit(u.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).read() != b'ok')"]
+CMD ["streamlit", "run", "app.py", "--server.headless", "true", "--server.address", "0.0.0.0"]
