@@ -40,7 +40,7 @@ def test_generate_step_back_and_branch(app_url, page):
     assert page.get_by_text("This branch chose").count() >= 1
     kept = page.locator(".gen-text span.ahead").inner_text()
 
-    pills = page.locator('[data-testid="stButtonGroup"] button')
+    pills = page.locator('[data-testid="stMain"] [data-testid="stButtonGroup"] button')  # not the sidebar's
     labels = pills.all_inner_texts()
     other = next(i for i, t in enumerate(labels) if re.sub(r"^\d+\. | \([^)]*\)$", "", t.strip()) != kept)
     pills.nth(other).click()

@@ -145,6 +145,24 @@ def test_widgets_stay_in_control_after_a_link_and_the_address_follows(tiny_model
     assert at.selectbox(key="attention.layer").value == 0
 
 
+def test_picking_a_candidate_after_opening_a_link_keeps_the_new_branch(tiny_model_dir):
+    """The pick reruns the page with st.rerun(), which hands the next run the address from before the
+    pick: that older address of the app's own must not replay the link's tokens over the new branch."""
+    first = open_link("app_pages/generation.py", {})
+    for _ in range(3):
+        first.button(key="generation.next").click().run()
+    at = open_link("app_pages/generation.py", dict(first.query_params))
+    at.button(key="generation.back").click().run()
+    at.button(key="generation.back").click().run()
+    tl = at.session_state["generation.timeline"][1]
+    other = next(t for t in tl.steps[1].logits.argsort(descending=True).tolist() if t != tl.steps[1].token)
+    at.pills(key="generation.pick").set_value(other).run()
+    assert_clean(at)
+    tl = at.session_state["generation.timeline"][1]
+    assert len(tl.branches) == 2 and tl.current == 1 and tl.tokens()[1] == other
+    assert at.query_params["gen"].split("-")[1] == str(other)
+
+
 def test_a_query_past_the_first_window_moves_the_window(tmp_path, monkeypatch):
     use_default_model(tmp_path / "m", monkeypatch, GPTConfig(n_layer=1, n_head=1, n_embd=16, block_size=128,
                                                              vocab_size=1024))

@@ -9,8 +9,8 @@ Once per run, app.py calls
   ``read()``       first of all: the link's prompt, model, language and presenter mode;
   ``read_page()``  after the sidebar: the page's settings, checked against the loaded model;
   ``write()``      after the page (and at the end of a page's fragments): the view, into the address.
-The address is applied on a session's first run and whenever it differs from what was last written
-(a link opened or edited, the browser's Back); otherwise the widgets stay in control.
+The address is applied on a session's first run and whenever it is not one the app wrote lately
+(a link opened into the session, the browser's Back); otherwise the widgets stay in control.
 
 A value the app cannot use (an unknown model, layer 99, a word where a number belongs, a key given
 twice, an unknown key) is dropped with a notice; the prompt is cut to ``PROMPT_CAP`` characters and
@@ -43,6 +43,7 @@ PROMPT_CAP = 2_000  # characters of prompt a link carries (2,000 CJK characters 
 TOKENS_CAP = 500  # generated tokens a link carries (each one is replayed when the link opens)
 QR_CAP = 2_900  # characters a QR code holds at its largest size (version 40, low error correction)
 SHOWN_NOTICES = 8
+KEPT_ADDRESSES = 4  # addresses written lately that are still recognised as the app's own
 TEXT = "common"  # the catalog file of these strings; section "links"
 WRITTEN, PENDING, NOTES, PAGE = "links.written", "links.pending", "links.notes", "links.page"
 SEED_MAX = 2**31 - 1
@@ -288,9 +289,9 @@ def read() -> None:
     """First thing in a run: when the address is new, apply its prompt, model, language and presenter mode
     (the page's own settings wait for ``read_page``, after the sidebar has loaded the model)."""
     url = _address()
-    if WRITTEN in st.session_state and url == st.session_state[WRITTEN]:
+    if url in st.session_state.get(WRITTEN, ()):
         return  # the address is ours: the widgets are in control
-    st.session_state[WRITTEN] = url  # this address is handled; write() replaces it with the view
+    st.session_state[WRITTEN] = [url]  # this address is handled; write() replaces it with the view
     if not url:
         return
     notes = []
@@ -428,7 +429,10 @@ def write(page: str | None = None) -> None:
     """Mirror the view into the address (only when it changed, so the browser's history is not flooded)."""
     wanted = params(page)
     as_read = {k: (v,) for k, v in wanted.items()}
-    st.session_state[WRITTEN] = as_read
+    # the last few addresses written, not only the last: st.rerun() sends the next run the address as it
+    # was when it was called, which a write after it (a fragment's, or app.py's) has since replaced
+    ours = [a for a in st.session_state.get(WRITTEN, []) if a != as_read]
+    st.session_state[WRITTEN] = [*ours, as_read][-KEPT_ADDRESSES:]
     if _address() != as_read:
         st.query_params.from_dict(wanted)
 
