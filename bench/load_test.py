@@ -23,7 +23,7 @@ Home page reruns with it), then visit each page in --pages in turn. Prints:
 By default the server is warm, as in a class: the teacher opened the app once before the students
 (this loads the model and precomputes the default prompt). --cold starts the students on a server
 that has loaded nothing. By default every student asks for the next page the moment the last one is
-drawn (the hardest case); --think S makes each read for 0.5-1.5 × S seconds first. Bounded: every
+drawn (the hardest case); --think S makes each type or read for 0.5-1.5 × S seconds first. Bounded: every
 page run has --page-timeout seconds, the whole test --time-limit seconds. Nothing leaves 127.0.0.1.
 
 Targets on a 2-core machine: with the shipped model, 0 errors, median under 3 s, peak memory under
@@ -140,11 +140,10 @@ async def _student(s: Student, tab: Session, pages: list[str], go: asyncio.Event
             s.problem = "the sidebar prompt was not drawn"
             return
         tab.type_prompt(s.prompt)
-        s.runs.append(await tab.run_page("", page_timeout, label="home (prompt typed)"))
-        for page in pages:
-            if think:
+        for page in ["", *pages]:
+            if think:  # typing the prompt, then reading each page
                 await asyncio.sleep(think * pause.uniform(0.5, 1.5))
-            run = await tab.run_page(page, page_timeout)
+            run = await tab.run_page(page, page_timeout, label="home (prompt typed)" if page == "" else None)
             s.runs.append(run)
             if run.problem:  # a disconnected or stuck tab would only pile up more failures
                 return
@@ -320,7 +319,7 @@ def main() -> None:
     ap.add_argument("--pages", default=",".join(DEFAULT_PAGES), help="URL paths of the pages, comma-separated")
     ap.add_argument("--cold", action="store_true", help="no teacher first: the students load the model")
     ap.add_argument("--think", type=float, default=0.0,
-                    help="seconds a student reads before opening the next page (each pause 0.5-1.5 times it); "
+                    help="seconds a student types or reads before the next action (each pause 0.5-1.5 times it); "
                          "default 0: every student clicks on at once")
     ap.add_argument("--page-timeout", type=float, default=120.0, help="seconds one page run may take")
     ap.add_argument("--time-limit", type=float, default=900.0, help="seconds the whole class may take")

@@ -84,7 +84,8 @@ def attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     T, T_all = q.shape[-2], k.shape[-2]
     scores = q @ k.transpose(-2, -1)  # (B, nh, T, T_all)
     scores.div_(math.sqrt(q.shape[-1]))  # in place: at long prompts this tensor is the largest one
-    return scores.masked_fill_(_future(T, T_all, q.device), float("-inf"))
+    M = torch.full((T, T_all), float("-inf"), dtype=scores.dtype, device=q.device).triu_(T_all - T + 1)
+    return scores.add_(M)  # M is 0 on and below the diagonal: those scores stay exactly as they were
 
 
 def _future(T: int, T_all: int, device: torch.device) -> torch.Tensor:
@@ -167,6 +168,13 @@ class GPT(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+        # The blocks' weights keep their (out, in) shape but are laid out in memory as (in, out), as in
+        # GPT-2's own Conv1D: x @ Wᵀ then reads W in the order the matrix multiply wants, 15-30% faster
+        # on CPU for prompts up to ~128 tokens (bench/hf_compare.py). Same numbers; done after the
+        # initialisation so that a seed still gives the same weights.
+        for block in self.transformer.h:
+            for layer in (block.attn.c_attn, block.attn.c_proj, block.mlp.c_fc, block.mlp.c_proj):
+                layer.weight = nn.Parameter(layer.weight.detach().t().contiguous().t())
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
