@@ -3,10 +3,11 @@
 Plain CPU tensors in a dict, in the order they were computed, with no reference to the model,
 so a cache can be stored by Streamlit's cache, pickled, and shared safely.
 
-Three activations per layer are not kept but recomputed when read, with the very operations the
-forward pass used, so the numbers are the same: the pre-softmax attention scores (from q and k:
-at long prompts they were half of all the memory), the MLP's GELU output (from its input) and the
-residual stream between attention and MLP (resid_pre + attn_out).
+Six activations per layer are not kept but recomputed when read, with the very operations the
+forward pass used on the very tensors it used, so the numbers are the same to the last bit (see
+RECOMPUTED): the pre-softmax attention scores (at long prompts they were half of all the memory),
+each head's output z, the residual stream between attention and MLP, both LayerNorm outputs and the
+MLP's GELU output. Their inputs are kept, plus each LayerNorm's γ, β and ε (2 × d_model + 1 numbers).
 """
 
 from __future__ import annotations
@@ -14,12 +15,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import torch
+import torch.nn.functional as F
+
+Norm = tuple[torch.Tensor, torch.Tensor, float]  # a LayerNorm's weight γ, bias β and ε
 
 
 def _scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     from .model import attention_scores  # model.py imports this module; import at call time
 
-    return attention_scores(q.transpose(1, 2), k.transpose(1, 2))  # (B, nh, T, hs) each -> (B, nh, T, T)
+    return attention_scores(q.transpose(1, 2), k.transpose(1, 2))  # (B, T, nh, hs) each -> (B, nh, T, T)
+
+
+def _z(pattern: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return (pattern @ v.transpose(1, 2)).transpose(1, 2)  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, T, nh, hs)
+
+
+def _layer_norm(x: torch.Tensor, norm: Norm) -> torch.Tensor:
+    weight, bias, eps = norm
+    return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)  # what nn.LayerNorm's forward calls
 
 
 def _gelu(pre: torch.Tensor) -> torch.Tensor:
@@ -28,16 +41,20 @@ def _gelu(pre: torch.Tensor) -> torch.Tensor:
     return gelu(pre)
 
 
-# suffix of a recomputed name -> (suffixes of the stored names it is computed from, how)
+# Suffix of a recomputed name -> (suffixes of what it is computed from, how). An input is another
+# activation of the same layer (stored or itself recomputed) or, for "ln1" and "ln2", that LayerNorm's γ, β, ε.
 RECOMPUTED: dict[str, tuple[tuple[str, ...], Callable[..., torch.Tensor]]] = {
+    "ln1.hook_normalized": (("hook_resid_pre", "ln1"), _layer_norm),
     "attn.hook_attn_scores": (("attn.hook_q", "attn.hook_k"), _scores),
-    "mlp.hook_post": (("mlp.hook_pre",), _gelu),
+    "attn.hook_z": (("attn.hook_pattern", "attn.hook_v"), _z),
     "hook_resid_mid": (("hook_resid_pre", "hook_attn_out"), torch.add),
+    "ln2.hook_normalized": (("hook_resid_mid", "ln2"), _layer_norm),
+    "mlp.hook_post": (("mlp.hook_pre",), _gelu),
 }
 
 
 def _recipe(name: str) -> tuple[list[str], Callable[..., torch.Tensor]] | None:
-    """The stored names and the function that recompute ``name``, or None when it is always stored."""
+    """The inputs and the function that recompute ``name``, or None when it is always stored."""
     for suffix, (inputs, fn) in RECOMPUTED.items():
         if name.endswith("." + suffix):
             prefix = name[: -len(suffix)]
@@ -75,27 +92,39 @@ class ActivationCache(Mapping[str, torch.Tensor]):
     """Read-only mapping from activation name to tensor (see DESIGN.md for shapes).
 
     ``tensors`` holds what was kept; ``names`` (default: the keys of ``tensors``) is every name the
-    cache answers, in order, and may include names in RECOMPUTED whose inputs were kept.
+    cache answers, in order, and may include names in RECOMPUTED whose inputs were kept; ``norms``
+    maps "blocks.{l}.ln1" and "blocks.{l}.ln2" to the LayerNorm's (γ, β, ε) for those that need them.
     """
 
-    def __init__(self, tensors: dict[str, torch.Tensor], names: Iterable[str] | None = None):
+    def __init__(self, tensors: dict[str, torch.Tensor], names: Iterable[str] | None = None,
+                 norms: dict[str, Norm] | None = None):
         self._tensors = dict(tensors)
         self._names = list(self._tensors) if names is None else list(names)
         self._known = set(self._names)
+        self._norms = dict(norms or {})
         for name in self._names:
-            recipe = _recipe(name)
-            if name not in self._tensors and (recipe is None or not all(i in self._tensors for i in recipe[0])):
+            if not self._computable(name):
                 raise ValueError(f"Activation {name!r} is neither stored nor computable from stored ones.")
+
+    def _computable(self, name: str) -> bool:
+        if name in self._tensors or name in self._norms:
+            return True
+        recipe = _recipe(name)
+        return recipe is not None and all(self._computable(i) for i in recipe[0])
 
     def __getitem__(self, name: str) -> torch.Tensor:
         if name not in self._known:
             raise KeyError(f"No activation named {name!r}; see ActivationCache.keys().")
-        stored = self._tensors.get(name)
-        if stored is not None:
-            return stored
+        return self._get(name)
+
+    def _get(self, name: str):
+        if name in self._tensors:
+            return self._tensors[name]
+        if name in self._norms:
+            return self._norms[name]
         inputs, fn = _recipe(name)
         with torch.no_grad():
-            return fn(*(self._tensors[i] for i in inputs))  # not kept: reading it again recomputes it
+            return fn(*(self._get(i) for i in inputs))  # not kept: reading it again recomputes it
 
     def __contains__(self, name: object) -> bool:
         return name in self._known  # without computing anything

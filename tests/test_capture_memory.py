@@ -35,13 +35,34 @@ def test_recomputed_scores_are_exactly_what_the_softmax_saw(run):
         assert torch.equal(torch.softmax(scores, dim=-1), run[f"blocks.{i}.attn.hook_pattern"])
 
 
-def test_recomputed_mlp_and_residual_give_the_next_stored_activations_exactly(model, run):
+def test_recomputed_activations_give_the_next_stored_ones_exactly(model, run):
+    B, T = run["hook_embed"].shape[:2]
     with torch.no_grad():
         for i, block in enumerate(model.transformer.h):
             p = f"blocks.{i}."
-            assert torch.equal(block.mlp.c_proj(run[p + "mlp.hook_post"]), run[p + "hook_mlp_out"])
+            assert torch.equal(block.ln_1(run[p + "hook_resid_pre"]), run[p + "ln1.hook_normalized"])
+            qkv = block.attn.c_attn(run[p + "ln1.hook_normalized"]).view(B, T, 3, -1)
+            assert torch.equal(qkv[:, :, 0], run[p + "attn.hook_q"].reshape(B, T, -1))
+            assert torch.equal(block.attn.c_proj(run[p + "attn.hook_z"].reshape(B, T, -1)), run[p + "hook_attn_out"])
             assert torch.equal(block.ln_2(run[p + "hook_resid_mid"]), run[p + "ln2.hook_normalized"])
+            assert torch.equal(block.mlp.c_fc(run[p + "ln2.hook_normalized"]), run[p + "mlp.hook_pre"])
+            assert torch.equal(block.mlp.c_proj(run[p + "mlp.hook_post"]), run[p + "hook_mlp_out"])
             assert torch.equal(run[p + "hook_resid_mid"] + run[p + "hook_mlp_out"], run[p + "hook_resid_post"])
+
+
+def test_the_cache_keeps_its_own_copy_of_the_layernorm_parameters(model):
+    idx = torch.arange(5)[None]
+    _, cache = model.run_with_cache(idx)
+    before = cache["blocks.0.ln1.hook_normalized"].clone()
+    weight = model.transformer.h[0].ln_1.weight
+    saved = weight.detach().clone()
+    with torch.no_grad():
+        weight.add_(1.0)  # as a training step would
+    try:
+        assert torch.equal(cache["blocks.0.ln1.hook_normalized"], before)
+    finally:
+        with torch.no_grad():
+            weight.copy_(saved)
 
 
 def test_kept_memory_counts_shared_storage_once_and_excludes_recomputed(run):

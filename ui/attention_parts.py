@@ -165,7 +165,7 @@ def draw_steps(work: am.HeadWork, cache: ActivationCache, model: GPT, start: int
     elif step == "step_output":
         st.markdown(text(step))
         matrix(work.z[w].numpy(), cols=None, col_title=lab["dimension"])
-        check(checks["z"], "hook_z")
+        check(checks["z"], "hook_z", "check_z")
     else:
         proj = am.project_heads(cache, *am.output_weights(model, work.layer), work.layer)
         st.markdown(text(step, n_head=n_head, d_k=work.d_k, width=proj.concat.shape[1], d_model=d_model))
