@@ -52,7 +52,7 @@ CASES: list[Case] = [
                            "<|fim_suffix|><|endofprompt|><|endoftext|>"),
     Case("html", f'<script>{PWNED}=1;alert(1)</script><img src=x onerror="{PWNED}=1"> "quotes" \'single\' '
                  f'&amp; &lt;b&gt; </div></span><iframe src="javascript:{PWNED}=1"></iframe><b>bold</b>'),
-    Case("markdown", "$x$ **b** [a](javascript:alert(1)) $$\\frac{1}{0}$$ # heading `code` ~~s~~ :red[red] "
+    Case("markdown", "$x$ **boldface** [a](javascript:alert(1)) $$\\frac{1}{0}$$ # heading `code` ~~s~~ :red[red] "
                      ":material/home: <br> | a | b |\n|---|---|\n\\(x\\) {x} {0} %s"),
     Case("long_word", "abcdefghij" * 1000),
     Case("one_letter_word", "a" * 10_000),

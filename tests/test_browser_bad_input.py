@@ -52,8 +52,9 @@ def assert_safe(page) -> None:
     assert page.evaluate(f"typeof {PWNED}") == "undefined"  # no script or handler from the text ran
     assert not page.dialogs
     assert injected(page) == 0
-    bold_b = "[...document.querySelectorAll('strong, b')].some(e => e.textContent === 'b' || e.textContent === 'bold')"
-    assert not page.evaluate(bold_b)  # **b** and <b>bold</b> stayed text
+    # **boldface** and <b>bold</b> stayed text (a bare "b" could be a token the page itself shows in bold)
+    bold = "[...document.querySelectorAll('strong, b')].some(e => ['boldface', 'bold'].includes(e.textContent))"
+    assert not page.evaluate(bold)
 
 
 @pytest.mark.parametrize("path", ["overview", "tokens", "generation"])

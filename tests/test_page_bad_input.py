@@ -23,7 +23,7 @@ PROMPT_PAGES = ["app_pages/overview.py", "app_pages/tokens.py", "app_pages/embed
                 "app_pages/generation.py"]  # the pages that draw the sidebar text; each says something when it is blank
 # Pieces of the hostile cases that must never reach a Markdown or HTML renderer as they were typed; plotly
 # labels are not Markdown but take a few HTML tags (links among them), so there only tags count.
-RAW = ["<script", "onerror=", "<iframe", "<img", "javascript:", "**b**", "$x$", ":red[red]", "$$\\frac"]
+RAW = ["<script", "onerror=", "<iframe", "<img", "javascript:", "**boldface**", "$x$", ":red[red]", "$$\\frac"]
 RAW_TAGS = ["<script", "<iframe", "<img", "<a ", "<b>"]
 DANGEROUS_TAGS = {"script", "iframe", "img", "object", "embed", "svg", "math", "form", "input", "link", "meta"}
 
