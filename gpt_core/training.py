@@ -85,21 +85,26 @@ def get_batch(ids: torch.Tensor, batch_size: int, seq_len: int, generator: torch
     return x, y
 
 
+def _chosen_windows(x: torch.Tensor, fraction: float, generator: torch.Generator) -> list[tuple[int, int]]:
+    """(window, L) for a ``fraction`` of the windows, L drawn from [8, T/2]; none for short windows."""
+    B, T = x.shape
+    if fraction <= 0 or T < 16:
+        return []
+    pick = torch.rand(B, generator=generator) < fraction
+    lengths = torch.randint(8, T // 2 + 1, (B,), generator=generator)
+    return [(b, int(lengths[b])) for b in torch.nonzero(pick).flatten().tolist()]
+
+
 def repeat_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, generator: torch.Generator):
     """For a ``fraction`` of the windows, rebuild window w as w[:L] + w[:L] + w[L:] (cut to length),
     with L drawn from [8, T/2]: the second copy can be predicted by looking back at the first."""
-    if fraction <= 0:
+    chosen = _chosen_windows(x, fraction, generator)
+    if not chosen:
         return x, y
-    B, T = x.shape
-    if T < 16:
-        return x, y
-    pick = torch.rand(B, generator=generator) < fraction
-    lengths = torch.randint(8, T // 2 + 1, (B,), generator=generator)
     x, y = x.clone(), y.clone()
-    for b in torch.nonzero(pick).flatten().tolist():
+    for b, L in chosen:
         w = torch.cat([x[b], y[b, -1:]])  # the T + 1 tokens of this window
-        L = int(lengths[b])
-        r = torch.cat([w[:L], w[:L], w[L:]])[: T + 1]
+        r = torch.cat([w[:L], w[:L], w[L:]])[: w.numel()]
         x[b], y[b] = r[:-1], r[1:]
     return x, y
 
@@ -108,18 +113,13 @@ def copy_task_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, vocab_s
                       generator: torch.Generator):
     """For a ``fraction`` of the windows, open with r + r (r: L random tokens, L in [8, T/2]) followed by
     the window's text. Targets inside the first copy cannot be predicted and are ignored (-100)."""
-    if fraction <= 0:
+    chosen = _chosen_windows(x, fraction, generator)
+    if not chosen:
         return x, y
-    B, T = x.shape
-    if T < 16:
-        return x, y
-    pick = torch.rand(B, generator=generator) < fraction
-    lengths = torch.randint(8, T // 2 + 1, (B,), generator=generator)
     x, y = x.clone(), y.clone()
-    for b in torch.nonzero(pick).flatten().tolist():
-        L = int(lengths[b])
+    for b, L in chosen:
         r = torch.randint(0, vocab_size, (L,), generator=generator)
-        w = torch.cat([r, r, x[b], y[b, -1:]])[: T + 1]
+        w = torch.cat([r, r, x[b], y[b, -1:]])[: x.shape[1] + 1]
         x[b], y[b] = w[:-1], w[1:]
         y[b, :L] = -100  # next tokens inside the first random run: nothing to learn
     return x, y
