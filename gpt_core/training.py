@@ -41,6 +41,10 @@ class TrainConfig:
     # the same run again (loss only on the second copy). Copying random tokens is only possible by
     # looking back, so induction heads form in far fewer steps than on plain text.
     copy_fraction: float = 0.0
+    # Share of training windows that open with a previous-token task: random tokens in which, at about a
+    # third of the positions i, the token after i repeats the token before i (loss only there). Only a
+    # head that looks one token back can predict those, which is the first half of an induction circuit.
+    previous_fraction: float = 0.0
     time_limit_s: float | None = None
 
     def to_dict(self) -> dict:
@@ -85,20 +89,53 @@ def get_batch(ids: torch.Tensor, batch_size: int, seq_len: int, generator: torch
     return x, y
 
 
-def _chosen_windows(x: torch.Tensor, fraction: float, generator: torch.Generator) -> list[tuple[int, int]]:
-    """(window, L) for a ``fraction`` of the windows, L drawn from [8, T/2]; none for short windows."""
+def _chosen_windows(x: torch.Tensor, fraction: float, generator: torch.Generator,
+                    skip: torch.Tensor | None = None) -> list[tuple[int, int]]:
+    """(window, L) for a ``fraction`` of the windows, L drawn from [8, T/2]; none for short windows.
+
+    Windows marked in ``skip`` (bool, (B,)) are left out after the draw, so the random stream is the
+    same with or without it.
+    """
     B, T = x.shape
     if fraction <= 0 or T < 16:
         return []
     pick = torch.rand(B, generator=generator) < fraction
     lengths = torch.randint(8, T // 2 + 1, (B,), generator=generator)
+    if skip is not None:
+        pick &= ~skip
     return [(b, int(lengths[b])) for b in torch.nonzero(pick).flatten().tolist()]
 
 
-def repeat_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, generator: torch.Generator):
+def previous_token_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, vocab_size: int,
+                           generator: torch.Generator, taken: torch.Tensor | None = None):
+    """For a ``fraction`` of the windows, open with L random tokens (L in [8, T/2]) in which, at about a
+    third of the positions i, the token after i is set to the token before i; then the window's text.
+    Only those repeats are scored (every other target in the opening is -100), so the one thing that
+    lowers the loss there is attention from i to i-1 that copies what it finds. The chosen windows are
+    marked in ``taken`` (bool, (B,)) so the other tasks leave them alone."""
+    chosen = _chosen_windows(x, fraction, generator)
+    if not chosen:
+        return x, y
+    x, y = x.clone(), y.clone()
+    for b, L in chosen:
+        if taken is not None:
+            taken[b] = True
+        r = torch.randint(0, vocab_size, (L,), generator=generator)
+        hits = torch.nonzero(torch.rand(L, generator=generator)[1 : L - 1] < 1 / 3).flatten() + 1
+        for i in hits.tolist():  # in order, so a run of hits keeps every repeat true
+            r[i + 1] = r[i - 1]
+        w = torch.cat([r, x[b], y[b, -1:]])[: x.shape[1] + 1]
+        x[b], y[b] = w[:-1], w[1:]
+        y[b, :L] = -100
+        y[b, hits] = r[hits + 1]
+    return x, y
+
+
+def repeat_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, generator: torch.Generator,
+                   skip: torch.Tensor | None = None):
     """For a ``fraction`` of the windows, rebuild window w as w[:L] + w[:L] + w[L:] (cut to length),
     with L drawn from [8, T/2]: the second copy can be predicted by looking back at the first."""
-    chosen = _chosen_windows(x, fraction, generator)
+    chosen = _chosen_windows(x, fraction, generator, skip)
     if not chosen:
         return x, y
     x, y = x.clone(), y.clone()
@@ -110,10 +147,10 @@ def repeat_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, generator:
 
 
 def copy_task_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, vocab_size: int,
-                      generator: torch.Generator):
+                      generator: torch.Generator, skip: torch.Tensor | None = None):
     """For a ``fraction`` of the windows, open with r + r (r: L random tokens, L in [8, T/2]) followed by
     the window's text. Targets inside the first copy cannot be predicted and are ignored (-100)."""
-    chosen = _chosen_windows(x, fraction, generator)
+    chosen = _chosen_windows(x, fraction, generator, skip)
     if not chosen:
         return x, y
     x, y = x.clone(), y.clone()
@@ -206,8 +243,10 @@ def train(
         for group in opt.param_groups:
             group["lr"] = lr
         x, y = get_batch(train_split.ids, cfg.batch_size, cfg.seq_len, g)
-        x, y = repeat_windows(x, y, cfg.repeat_fraction, g)
-        x, y = copy_task_windows(x, y, cfg.copy_fraction, model.config.vocab_size, g)
+        taken = torch.zeros(x.shape[0], dtype=torch.bool)  # windows the previous-token task rewrote
+        x, y = previous_token_windows(x, y, cfg.previous_fraction, model.config.vocab_size, g, taken)
+        x, y = repeat_windows(x, y, cfg.repeat_fraction, g, taken)
+        x, y = copy_task_windows(x, y, cfg.copy_fraction, model.config.vocab_size, g, taken)
         loss = model.loss(x.to(model.device), y.to(model.device))
         opt.zero_grad(set_to_none=True)
         loss.backward()

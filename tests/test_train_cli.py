@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from gpt_core.train import main
-from gpt_core.training import copy_task_windows, repeat_windows
+from gpt_core.training import copy_task_windows, previous_token_windows, repeat_windows
 from gpt_core.weights import load_checkpoint
 
 TEXT = "ROMEO.\nBut soft, what light through yonder window breaks?\nJULIET.\nAy me.\n" * 30
@@ -37,6 +37,27 @@ def test_copy_task_windows_repeat_random_tokens_and_ignore_the_unpredictable_tar
         assert bool((rx[b, :L] < 50).all()) and torch.equal(rx[b, L : 2 * L], rx[b, :L])  # r + r
         assert torch.equal(ry[b, L:], torch.cat([rx[b], ry[b, -1:]])[L + 1 :])  # then next tokens
         assert torch.equal(rx[b, 2 * L :], x[b, : 32 - 2 * L])  # the text follows the copies
+
+
+def test_previous_token_windows_score_only_tokens_that_repeat_the_one_before():
+    x = torch.arange(500, 564).reshape(2, 32)
+    y = x + 1
+    taken = torch.zeros(2, dtype=torch.bool)
+    rx, ry = previous_token_windows(x, y, 1.0, 50, torch.Generator().manual_seed(3), taken)
+    assert bool(taken.all())  # both windows rewritten, and marked so the other tasks leave them alone
+    for b in range(2):
+        L = int((rx[b] < 50).sum())  # the random opening (the text's ids are all >= 500)
+        assert 8 <= L <= 16 and torch.equal(rx[b, L:], x[b, : 32 - L])
+        scored = torch.nonzero(ry[b, :L] != -100).flatten()
+        assert scored.numel() > 0
+        for i in scored.tolist():  # each scored target is the token just before position i
+            assert 1 <= i <= L - 2 and int(ry[b, i]) == int(rx[b, i - 1]) == int(rx[b, i + 1])
+        assert torch.equal(ry[b, L:], torch.cat([rx[b], ry[b, -1:]])[L + 1 :])  # then plain next tokens
+    # Windows the previous-token task took are skipped by the copy task; which windows and how long
+    # stay as they were drawn without the skip.
+    cx, cy = copy_task_windows(x, y, 1.0, 50, torch.Generator().manual_seed(0), skip=torch.tensor([True, False]))
+    _, fy = copy_task_windows(x, y, 1.0, 50, torch.Generator().manual_seed(0))
+    assert torch.equal(cx[0], x[0]) and int((cy[1] == -100).sum()) == int((fy[1] == -100).sum())
 
 
 def test_a_resumed_run_keeps_the_description_and_records_both_commands(tmp_path):

@@ -159,15 +159,17 @@ def pattern_figure(
     z = masked_pattern(a, start, stop).astype(np.float32)
     S, w = z.shape[0], words("attention_grid", lang)
     labels = axis_labels(tokens[start : start + S], start)
+    names = np.array(labels, dtype=object)
     qi, kj = np.tril_indices(S)
     mq, mk = np.triu_indices(S, k=1)
     top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
     fig = go.Figure([
         go.Heatmap(z=z, x=labels, y=labels, zmin=0, zmax=zmax or top, colorscale="Viridis", hoverinfo="skip",
                    colorbar=dict(title=w["weight"], thickness=12)),
-        go.Scatter(x=[labels[j] for j in kj], y=[labels[i] for i in qi], mode="markers", marker=INVISIBLE,
+        # Label arrays, not lists: plotly checks a list item by item, an array at once (T² points here).
+        go.Scatter(x=names[kj], y=names[qi], mode="markers", marker=INVISIBLE,
                    customdata=z[qi, kj].astype(np.float32), hovertemplate=w["hover_cell"] + "<extra></extra>"),
-        go.Scatter(x=[labels[j] for j in mk], y=[labels[i] for i in mq], mode="markers", marker=INVISIBLE,
+        go.Scatter(x=names[mk], y=names[mq], mode="markers", marker=INVISIBLE,
                    hovertemplate=w["hover_masked"] + "<extra></extra>"),
     ])
     if cell is not None and start <= cell[0] < start + S and start <= cell[1] < start + S:
