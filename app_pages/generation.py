@@ -68,7 +68,7 @@ interrupted = st.session_state.pop(k("running"), None)  # a run that ended insid
 if go_n:
     st.session_state[k("running")] = tl.cursor
     bar = progress_slot.progress(0.0)
-    for i, _ in enumerate(tl.generate(model, gen.settings(), gen.limits(), n), 1):
+    for i, _ in enumerate(state.gated(tl.generate(model, gen.settings(), gen.limits(), n)), 1):
         bar.progress(i / n, text=f"{i} / {n}")
         draw_text()
     del st.session_state[k("running")]
@@ -105,7 +105,8 @@ def choice() -> None:
         with st.expander(LAB["what"]):
             st.markdown(section(PAGE, "settings_help"))
     settings = gen.settings()
-    dist, d = tl.preview(model, settings)
+    with state.forward_gate():
+        dist, d = tl.preview(model, settings)
     kept = tl.steps[tl.cursor] if tl.cursor < len(tl.steps) else None
     v = choice_view(dist, d, int(st.session_state[k("bars")]), (d.token,) + ((kept.token,) if kept else ()))
     names, at = tok.token_strs(v.ids), v.ids.index(d.token)
@@ -157,7 +158,8 @@ def choice() -> None:
 choice()
 
 # --- what the newest token looked at, and the logit lens -------------------------------------
-ctx, look = tl.context(), tl.look(model)
+with state.forward_gate():
+    ctx, look = tl.context(), tl.look(model)
 target = tl.steps[tl.cursor].token if tl.cursor < len(tl.steps) else None
 st.markdown(section(PAGE, "attention"))
 first = max(0, len(ctx) - WINDOW)

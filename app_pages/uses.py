@@ -64,7 +64,7 @@ if run_now:
     steps = TimedSteps(answer_steps(model, tok, kept, max_new, temperature, seed, "\n" if stop_line else None),
                        len(kept))
     bar = progress_slot.progress(0.0)
-    for step in steps:
+    for step in state.gated(steps):  # the line is taken per token, outside the timing
         result["answer"].append(step.token)  # kept in the session as it grows: Stop leaves the partial answer
         bar.progress(len(result["answer"]) / max_new, text=text("progress", n=len(result["answer"]), of=max_new))
         answer_slot.html(answer_html(*u.prompt_tail(tok, kept), tok.token_strs(result["answer"]), lang()))

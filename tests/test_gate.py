@@ -116,6 +116,34 @@ def test_the_app_runs_each_forward_pass_through_one_gate_per_process(tiny_model_
     state.forward_gate.clear()
 
 
+def test_generation_takes_the_gate_for_each_token_only(tiny_model_dir, monkeypatch):
+    from ui import state
+
+    monkeypatch.setenv("GPT_EXPLAINER_FORWARD_SLOTS", "1")
+    state.forward_gate.clear()
+    gate = state.forward_gate()
+    inside_while_computing, inside_between = [], []
+
+    def tokens():
+        for t in range(3):
+            inside_while_computing.append(gate.inside)
+            yield t
+
+    got = []
+    for t in state.gated(tokens()):
+        inside_between.append(gate.inside)  # the page draws here: the line is free for others
+        got.append(t)
+    assert got == [0, 1, 2] and inside_while_computing == [1, 1, 1] and inside_between == [0, 0, 0]
+    def failing():
+        raise ValueError("the model could not run")
+        yield  # a generator
+
+    with pytest.raises(ValueError):  # a step that fails frees the slot too
+        next(state.gated(failing()))
+    assert gate.inside == 0
+    state.forward_gate.clear()
+
+
 def test_the_default_prompt_is_run_when_the_model_loads_and_only_then(tiny_model_dir, monkeypatch):
     from streamlit.testing.v1 import AppTest
 

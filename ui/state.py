@@ -8,6 +8,8 @@ picker change never reruns the model. Nothing here is stored at module level.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import streamlit as st
 
@@ -15,6 +17,8 @@ import gpt_core
 from gpt_core.prompt import PromptRun, run_prompt
 from ui.gate import FifoGate
 from ui.text import label, labels
+
+T = TypeVar("T")
 
 DEFAULT_ENV = "GPT_EXPLAINER_DEFAULT_MODEL"  # a folder to use as the "default" model
 DEFAULT_PROMPT = "ROMEO.\nBut soft, what light through yonder window breaks?"
@@ -68,6 +72,19 @@ def forward_gate() -> FifoGate:
     wanted = os.environ.get("GPT_EXPLAINER_FORWARD_SLOTS", "")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return FifoGate(int(wanted) if wanted.isdigit() and int(wanted) > 0 else cores)
+
+
+def gated(steps: Iterable[T]) -> Iterator[T]:
+    """Yield from ``steps`` taking the forward gate for each step only, so a long generation waits its turn
+    token by token and never holds the line while the page draws."""
+    it = iter(steps)
+    while True:
+        with forward_gate():
+            try:
+                step = next(it)
+            except StopIteration:
+                return
+        yield step
 
 
 # cache_resource, not cache_data: a run holds tens of MB of activations, and cache_data would
