@@ -1,8 +1,8 @@
 """Cached model and forward pass, and the session state every page shares.
 
 The model is one object per weights folder (``st.cache_resource``); the forward pass over a
-prompt is cached per (weights, prompt text) with a bounded ``st.cache_resource``, so a page switch or a
-picker change never reruns the model. Nothing here is stored at module level.
+prompt is cached per (weights, prompt text) in one cache per server bounded by the bytes of its
+activations, so a page switch or a picker change never reruns the model. Nothing here is stored at module level.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import streamlit as st
 import gpt_core
 from gpt_core.prompt import PromptRun, run_prompt
 from ui.gate import FifoGate
+from ui.runcache import SizedCache
 from ui.text import label, labels
 
 T = TypeVar("T")
@@ -87,14 +88,33 @@ def gated(steps: Iterable[T]) -> Iterator[T]:
         yield step
 
 
-# cache_resource, not cache_data: a run holds tens of MB of activations, and cache_data would
-# pickle and unpickle all of it on every rerun. A PromptRun is frozen and only ever read.
-@st.cache_resource(max_entries=16, show_spinner=False)  # current_run shows the spinner
+PROMPT_CACHE_ENV = "GPT_EXPLAINER_PROMPT_CACHE_MB"  # activations kept for recent prompts, all sessions together
+PROMPT_CACHE_MB = 512
+
+
+def _run_bytes(run: PromptRun | None) -> int:
+    return 0 if run is None else run.cache.nbytes() + run.last_logits.nbytes
+
+
+# cache_resource: one cache of runs for the server, holding live objects. cache_data would pickle and
+# unpickle tens of MB of activations on every rerun. A PromptRun is frozen and only ever read.
+@st.cache_resource(show_spinner=False)
+def prompt_runs() -> SizedCache[PromptRun | None]:
+    """The server's recent forward passes, per (model, prompt), up to $GPT_EXPLAINER_PROMPT_CACHE_MB of
+    activations (default 512), least recently used dropped first."""
+    wanted = os.environ.get(PROMPT_CACHE_ENV, "")
+    mb = int(wanted) if wanted.isdigit() else PROMPT_CACHE_MB
+    return SizedCache(mb * 1_000_000, _run_bytes)
+
+
 def prompt_run(src: str, text: str) -> PromptRun | None:
     """One forward pass of model ``src`` over ``text``: tokens, last logits and every activation (read-only)."""
-    bundle = load_bundle(src)
-    with forward_gate():
-        return run_prompt(bundle, text)
+    def forward() -> PromptRun | None:
+        bundle = load_bundle(src)
+        with forward_gate():
+            return run_prompt(bundle, text)
+
+    return prompt_runs().get((src, text), forward)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
