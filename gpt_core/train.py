@@ -57,7 +57,11 @@ def _parser() -> argparse.ArgumentParser:
         if f.name == "time_limit_s":
             continue
         kind = type(getattr(defaults, f.name))
-        p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=getattr(defaults, f.name))
+        flag = "--" + f.name.replace("_", "-")
+        if kind is bool:  # --previous-anywhere / --no-previous-anywhere (type=bool would read "false" as True)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=getattr(defaults, f.name))
+        else:
+            p.add_argument(flag, type=kind, default=getattr(defaults, f.name))
     return p
 
 

@@ -45,6 +45,9 @@ class TrainConfig:
     # third of the positions i, the token after i repeats the token before i (loss only there). Only a
     # head that looks one token back can predict those, which is the first half of an induction circuit.
     previous_fraction: float = 0.0
+    # Where that task's random stretch goes: at the window's opening (False), or anywhere in it (True),
+    # so the previous-token head is trained at late positions as well as early ones.
+    previous_anywhere: bool = False
     time_limit_s: float | None = None
 
     def to_dict(self) -> dict:
@@ -107,12 +110,14 @@ def _chosen_windows(x: torch.Tensor, fraction: float, generator: torch.Generator
 
 
 def previous_token_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, vocab_size: int,
-                           generator: torch.Generator, taken: torch.Tensor | None = None):
+                           generator: torch.Generator, taken: torch.Tensor | None = None, anywhere: bool = False):
     """For a ``fraction`` of the windows, open with L random tokens (L in [8, T/2]) in which, at about a
     third of the positions i, the token after i is set to the token before i; then the window's text.
     Only those repeats are scored (every other target in the opening is -100), so the one thing that
     lowers the loss there is attention from i to i-1 that copies what it finds. The chosen windows are
-    marked in ``taken`` (bool, (B,)) so the other tasks leave them alone."""
+    marked in ``taken`` (bool, (B,)) so the other tasks leave them alone. With ``anywhere`` the random
+    stretch replaces L tokens at a random place in the window instead of opening it (and the target just
+    before it, the stretch's unpredictable first token, is ignored too)."""
     chosen = _chosen_windows(x, fraction, generator)
     if not chosen:
         return x, y
@@ -124,10 +129,16 @@ def previous_token_windows(x: torch.Tensor, y: torch.Tensor, fraction: float, vo
         hits = torch.nonzero(torch.rand(L, generator=generator)[1 : L - 1] < 1 / 3).flatten() + 1
         for i in hits.tolist():  # in order, so a run of hits keeps every repeat true
             r[i + 1] = r[i - 1]
-        w = torch.cat([r, x[b], y[b, -1:]])[: x.shape[1] + 1]
+        text = torch.cat([x[b], y[b, -1:]])  # the window's T + 1 tokens
+        if anywhere:  # in place of L tokens somewhere in the window
+            at = int(torch.randint(0, x.shape[1] - L + 1, (1,), generator=generator))
+            w = torch.cat([text[:at], r, text[at + L :]])
+        else:  # before the text, which is cut to fit
+            at = 0
+            w = torch.cat([r, text])[: x.shape[1] + 1]
         x[b], y[b] = w[:-1], w[1:]
-        y[b, :L] = -100
-        y[b, hits] = r[hits + 1]
+        y[b, max(at - 1, 0) : at + L] = -100
+        y[b, at + hits] = r[hits + 1]
     return x, y
 
 
@@ -244,7 +255,8 @@ def train(
             group["lr"] = lr
         x, y = get_batch(train_split.ids, cfg.batch_size, cfg.seq_len, g)
         taken = torch.zeros(x.shape[0], dtype=torch.bool)  # windows the previous-token task rewrote
-        x, y = previous_token_windows(x, y, cfg.previous_fraction, model.config.vocab_size, g, taken)
+        x, y = previous_token_windows(x, y, cfg.previous_fraction, model.config.vocab_size, g, taken,
+                                      cfg.previous_anywhere)
         x, y = repeat_windows(x, y, cfg.repeat_fraction, g, taken)
         x, y = copy_task_windows(x, y, cfg.copy_fraction, model.config.vocab_size, g, taken)
         loss = model.loss(x.to(model.device), y.to(model.device))

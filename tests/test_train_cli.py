@@ -53,6 +53,21 @@ def test_previous_token_windows_score_only_tokens_that_repeat_the_one_before():
         for i in scored.tolist():  # each scored target is the token just before position i
             assert 1 <= i <= L - 2 and int(ry[b, i]) == int(rx[b, i - 1]) == int(rx[b, i + 1])
         assert torch.equal(ry[b, L:], torch.cat([rx[b], ry[b, -1:]])[L + 1 :])  # then plain next tokens
+    # Anywhere: the stretch replaces L tokens at some place in the window; the text around it stays.
+    ax, ay = previous_token_windows(x, y, 1.0, 50, torch.Generator().manual_seed(4), anywhere=True)
+    for b in range(2):
+        where = torch.nonzero(ax[b] < 50).flatten()
+        at, L = int(where[0]), where.numel()
+        assert 8 <= L <= 16 and int(where[-1]) == at + L - 1  # one stretch
+        assert torch.equal(ax[b, :at], x[b, :at]) and torch.equal(ax[b, at + L :], x[b, at + L :])
+        nxt = torch.cat([ax[b, 1:], y[b, -1:]])  # the plain next tokens
+        outside = [i for i in range(32) if not at - 1 <= i < at + L]
+        assert torch.equal(ay[b, outside], nxt[outside])  # the text around is scored as usual
+        inside = ay[b, max(at - 1, 0) : at + L]
+        assert bool(((inside == -100) | (inside == nxt[max(at - 1, 0) : at + L])).all())
+        for i in range(at, at + L - 1):  # each scored target in the stretch repeats the token before i
+            if int(ay[b, i]) != -100:
+                assert int(ay[b, i]) == int(ax[b, i - 1]) == int(ax[b, i + 1])
     # Windows the previous-token task took are skipped by the copy task; which windows and how long
     # stay as they were drawn without the skip.
     cx, cy = copy_task_windows(x, y, 1.0, 50, torch.Generator().manual_seed(0), skip=torch.tensor([True, False]))
@@ -69,9 +84,12 @@ def test_a_resumed_run_keeps_the_description_and_records_both_commands(tmp_path)
     _, _, meta = load_checkpoint(first)
     assert meta["steps"] == 10 and meta["name"] == "Tiny" and len(meta["commands"]) == 1
     assert main(["--data", str(data), "--out", str(second), "--resume", str(first), "--max-steps", "10",
-                 "--repeat-fraction", "0.5", "--copy-fraction", "0.25", "--save", "last", *SMALL[8:]]) == 0
+                 "--repeat-fraction", "0.5", "--copy-fraction", "0.25", "--previous-fraction", "0.25",
+                 "--previous-anywhere", "--save", "last", *SMALL[8:]]) == 0
     _, _, meta = load_checkpoint(second)
     assert meta["steps"] == 20 and meta["train_config"]["repeat_fraction"] == 0.5
-    assert meta["train_config"]["copy_fraction"] == 0.25
+    assert meta["train_config"]["copy_fraction"] == 0.25 and meta["train_config"]["previous_fraction"] == 0.25
+    assert meta["train_config"]["previous_anywhere"] is True
+    assert load_checkpoint(first)[2]["train_config"]["previous_anywhere"] is False  # off unless asked for
     assert (meta["name"], meta["trained_on"], meta["description"]) == ("Tiny", "two lines", "a test model")
     assert len(meta["commands"]) == 2 and "--repeat-fraction 0.5" in meta["commands"][1]
