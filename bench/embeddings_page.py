@@ -11,7 +11,7 @@ Three measurements:
 3. A model of GPT-2 small's shape (random weights: only the shapes matter for speed): nearest neighbours over
    50,257 tokens, the lookup heatmap, position similarity and position PCA.
 
-When the default model folder is missing, a randomly initialised model of the default shape (6 layers,
+When the default model folder is missing, a randomly initialised model of the default shape (4 layers,
 8 heads, d_model 256, context 256, the 1,024-token Shakespeare BPE) stands in, and the output says so.
 """
 
@@ -38,7 +38,7 @@ from gpt_core.prompt import run_prompt  # noqa: E402
 from viz import embeddings as ev  # noqa: E402
 
 PROMPT = "ROMEO.\nBut soft, what light through yonder window breaks?"
-DEFAULT_SHAPE = GPTConfig(n_layer=6, n_head=8, n_embd=256, block_size=256, vocab_size=1024)
+DEFAULT_SHAPE = GPTConfig(n_layer=4, n_head=8, n_embd=256, block_size=256, vocab_size=1024)
 BUDGET_MS = 1000
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from gpt_core import GPT, GPTConfig, generate, load_hf_folder, load_model  # noqa: E402
 from gpt_core.timeline import Limits, Settings, Timeline  # noqa: E402
 
-DEFAULT_SHAPE = GPTConfig(n_layer=6, n_head=8, n_embd=256, block_size=256, vocab_size=1024)
+DEFAULT_SHAPE = GPTConfig(n_layer=4, n_head=8, n_embd=256, block_size=256, vocab_size=1024)
 PROMPT_LEN = 16
 
 

@@ -221,7 +221,11 @@ def test_overview_charts_carry_a_summary_and_a_table(tiny_model_dir, bundle):
     assert f"(position {j}) with weight {pattern[T - 1, j]:.2f}" in alts[0]
     assert alts[1].startswith("Most likely next tokens:")
     tables = [e for e in at.expander if e.label == "Show as table"]
-    assert len(tables) == 2
+    assert len(tables) == 2 and not any(t.dataframe for t in tables)  # built only when opened
+    for chart in ("heatmap", "top10"):  # open both, as a click would
+        at.session_state[charts.table_key(f"overview.{chart}")] = True
+    at.run()
+    tables = [e for e in at.expander if e.label == "Show as table"]
     grid = tables[0].dataframe[0].value
     assert grid.shape == (T, T + 1)
     assert np.allclose(grid.iloc[:, 1:].to_numpy(dtype=float)[np.tril_indices(T)], pattern[np.tril_indices(T)],

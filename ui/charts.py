@@ -53,12 +53,21 @@ def show(where, fig, *, key: str, name: str | None = None, alt: str | None = Non
     out = where.plotly_chart(presenter.chart(fig), key=key, config=config(name or file_name(key)),
                              alt=alt or a11y.figure_summary(fig, language), **kwargs)
     if table is not None and table is not False and not presenter.on():  # not on a projector
-        rows = a11y.figure_table(fig, language) if table is True else table
         lab = labels("charts")
-        with where.expander(lab["show_table"], icon=":material/table:"):
-            st.caption(lab["table_help"])
-            st.dataframe(rows, hide_index=True, width="stretch")
+        # Built only while open (opening reruns the page or fragment): most readers never open most
+        # tables, and a class of thirty would otherwise pay for every one on every page.
+        box = where.expander(lab["show_table"], icon=":material/table:", key=table_key(key), on_change="rerun")
+        if box.open:
+            rows = a11y.figure_table(fig, language) if table is True else table
+            with box:
+                st.caption(lab["table_help"])
+                st.dataframe(rows, hide_index=True, width="stretch")
     return out
+
+
+def table_key(chart_key: str) -> str:
+    """The session-state key of the "Show as table" box under the chart drawn with ``chart_key``."""
+    return f"{chart_key}.table"
 
 
 def to_csv(rows) -> str:
