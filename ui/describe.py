@@ -42,8 +42,10 @@ def summary(b: gpt_core.ModelBundle) -> str:
         lab["summary_tokenizer"].format(tokenizer=md_escape(b.tokenizer.label)),
         lab["summary_corpus"].format(corpus=md_escape(corpus(info))),
     ]
-    if "val_nats_per_char" in info.meta:
-        lines.append(lab["summary_loss"].format(loss=float(info.meta["val_nats_per_char"])))
+    # The full held-out measurement (bench/model_quality.py) when recorded, else training's last evaluation
+    loss = info.meta.get("heldout_nats_per_char", info.meta.get("val_nats_per_char"))
+    if isinstance(loss, (int, float)):
+        lines.append(lab["summary_loss"].format(loss=float(loss)))
     lines.append(lab["summary_context"].format(context=cfg.block_size, device=md_escape(info.device)))
     return "  \n".join(lines)
 
@@ -62,7 +64,7 @@ def config_rows(b: gpt_core.ModelBundle) -> list[dict]:
 
 # What a checkpoint may record, in the order shown; the names are in the "provenance_rows" section of model.<lang>.md
 _PROVENANCE = ("corpus", "corpus_chars", "tokenizer", "steps", "tokens_seen", "train_seconds", "train_loss",
-               "val_loss", "val_nats_per_char", "val_split", "machine", "torch", "finished")
+               "val_loss", "val_nats_per_char", "heldout_nats_per_char", "val_split", "machine", "torch", "finished")
 
 
 def provenance_rows(info: gpt_core.ModelInfo) -> list[dict]:
