@@ -20,6 +20,7 @@ EXPECTED = {
                "runOnSave": False, "enableAgentApi": False},
     "browser": {"gatherUsageStats": False},
     "client": {"showErrorDetails": "none", "toolbarMode": "minimal"},
+    "runner": {"postScriptGC": False},  # a full collection after every run was half the CPU of a class
 }
 
 
