@@ -1,5 +1,7 @@
 """Shared fixtures: a tiny seeded model saved in the project's checkpoint format."""
 
+import os
+
 import pytest
 import streamlit as st
 import torch
@@ -51,6 +53,18 @@ def require_chromium() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing; scripts/test.sh installs Debian's chromium")
         pytest.skip("Debian chromium not installed (scripts/test.sh installs it)")
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory):
+    """Timings go to a temporary folder, not the user's ~/.cache (set before the app server starts)."""
+    old = os.environ.get("GPT_EXPLAINER_CACHE_DIR")
+    os.environ["GPT_EXPLAINER_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("GPT_EXPLAINER_CACHE_DIR", None)
+    else:
+        os.environ["GPT_EXPLAINER_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="module")

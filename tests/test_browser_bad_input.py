@@ -4,7 +4,6 @@ For each: no exception box, no markup from the text ever runs (a script or handl
 window.__pwned or open a dialog), no element is injected, and the page finishes its run.
 """
 
-import os
 
 import pytest
 from conftest import READY, settle, type_prompt
@@ -15,18 +14,6 @@ from tests.bad_input import BY_NAME, PWNED, SIDEBAR_MAX_CHARS
 NASTY = ["html", "markdown", "bidi", "controls", "planes", "special_tokens", "long_word"]
 INJECTED = ('img[src="x"], iframe, object, embed, [onerror], [onload]:not(body), a[href^="javascript" i], '
             'script:not([src]):not([type])')
-
-
-@pytest.fixture(scope="module")
-def cache_env(tmp_path_factory):
-    """Timings go to a temporary folder, not the user's ~/.cache (set before the app server starts)."""
-    old = os.environ.get("GPT_EXPLAINER_CACHE_DIR")
-    os.environ["GPT_EXPLAINER_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        os.environ.pop("GPT_EXPLAINER_CACHE_DIR", None)
-    else:
-        os.environ["GPT_EXPLAINER_CACHE_DIR"] = old
 
 
 @pytest.fixture

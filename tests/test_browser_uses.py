@@ -1,22 +1,8 @@
 """Real browser: the Uses page runs a pattern live and shows where the answer looked; Evolution renders."""
 
-import os
 
-import pytest
 from conftest import settle
 from playwright.sync_api import expect
-
-
-@pytest.fixture(scope="module")
-def cache_env(tmp_path_factory):
-    """Timings go to a temporary folder, not the user's ~/.cache (set before the app server starts)."""
-    old = os.environ.get("GPT_EXPLAINER_CACHE_DIR")
-    os.environ["GPT_EXPLAINER_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        os.environ.pop("GPT_EXPLAINER_CACHE_DIR", None)
-    else:
-        os.environ["GPT_EXPLAINER_CACHE_DIR"] = old
 
 
 def _idle(page) -> None:
