@@ -5,10 +5,19 @@ import os
 import pytest
 import streamlit as st
 import torch
+from streamlit.testing.v1 import AppTest
 
 from gpt_core import GPT, GPTConfig, save_checkpoint
 
 TINY = GPTConfig(n_layer=2, n_head=2, n_embd=32, block_size=64, vocab_size=1024)
+
+
+def open_app(page: str, prompt: str | None = None, timeout: float = 60) -> AppTest:
+    """Start the app in AppTest, type ``prompt`` into the sidebar (if given) and open ``page``."""
+    at = AppTest.from_file("../app.py", default_timeout=timeout).run()
+    if prompt is not None:
+        at.text_area(key="prompt").set_value(prompt)
+    return at.switch_page(page).run()
 
 
 def use_default_model(folder, monkeypatch, config: GPTConfig = TINY, meta: dict | None = None):

@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 import torch
+from conftest import open_app
 from streamlit.testing.v1 import AppTest
 
 import gpt_core
@@ -41,10 +42,7 @@ def bundle(tiny_model_dir):
 
 
 def open_page(page: str, prompt: str | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=90).run()
-    if prompt is not None:
-        at.text_area(key="prompt").set_value(prompt)
-    at.switch_page(page).run()
+    at = open_app(page, prompt, timeout=90)
     assert not at.exception, [e.value for e in at.exception]
     return at
 

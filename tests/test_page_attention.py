@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import use_default_model
+from conftest import open_app, use_default_model
 from streamlit.testing.v1 import AppTest
 from test_attention_math import recompute
 
@@ -27,10 +27,7 @@ def key(name: str) -> str:
 
 
 def open_page(prompt: str | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=90).run()
-    if prompt is not None:
-        at.text_area(key="prompt").set_value(prompt)
-    at.switch_page(PAGE).run()
+    at = open_app(PAGE, prompt, timeout=90)
     assert not at.exception, [e.value for e in at.exception]
     return at
 

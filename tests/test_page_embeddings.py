@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 import torch
-from conftest import use_default_model
+from conftest import open_app, use_default_model
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
@@ -24,10 +24,7 @@ CHARTS = ["lookup.fig", "nn.fig", "map.fig", "pos.fig", "pos.pca", "ln.fig", "re
 
 
 def open_page(prompt: str | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60).run()
-    if prompt is not None:
-        at.text_area(key="prompt").set_value(prompt)
-    return at.switch_page(PAGE).run()
+    return open_app(PAGE, prompt)
 
 
 def charts(at: AppTest) -> dict[str, dict]:

@@ -4,6 +4,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import open_app
 from streamlit.testing.v1 import AppTest
 
 import gpt_core
@@ -21,10 +22,7 @@ def k(name: str) -> str:
 
 
 def open_page(prompt: str | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60).run()
-    if prompt is not None:
-        at.text_area(key="prompt").set_value(prompt)
-    return at.switch_page(PAGE).run()
+    return open_app(PAGE, prompt)
 
 
 def timeline(at: AppTest) -> Timeline:

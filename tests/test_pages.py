@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY, open_app, use_default_model
 from streamlit.testing.v1 import AppTest
 
 from gpt_core import GPTConfig, count_parameters, get_tokenizer
-from tests.conftest import TINY, use_default_model
 from ui.state import DEFAULT_PROMPT
 
 PAGES = ["app_pages/home.py", "app_pages/overview.py", "app_pages/model.py"]
@@ -23,10 +23,7 @@ ODD_PROMPTS = {"empty": "", "unicode": "你好，世界 🌍 Hello", "long": LON
 
 def open_page(page: str, prompt: str | None = None) -> AppTest:
     """Start the app, type ``prompt`` into the sidebar, and open ``page``."""
-    at = AppTest.from_file("../app.py", default_timeout=60).run()
-    if prompt is not None:
-        at.text_area(key="prompt").set_value(prompt)
-    return at.switch_page(page).run()
+    return open_app(page, prompt)
 
 
 class Parsed(HTMLParser):
