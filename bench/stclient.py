@@ -100,12 +100,20 @@ def _children() -> dict[int, list[int]]:
     return kids
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory in bytes of ``pid`` and all its descendants (0 once it has exited)."""
-    kids, total, todo = _children(), 0, [pid]
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its live descendants."""
+    kids, out, todo = _children(), [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
         todo.extend(kids.get(p, []))
+    return out
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory in bytes of ``pid`` and all its descendants (0 once it has exited)."""
+    total = 0
+    for p in _tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -117,10 +125,8 @@ def tree_rss(pid: int) -> int:
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) that ``pid`` and its live descendants have used so far, in seconds."""
-    kids, total, todo = _children(), 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo.extend(kids.get(p, []))
+    total = 0
+    for p in _tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
