@@ -39,6 +39,16 @@ class NotEnoughMemory(ModelNotAvailable):
 
 MODELS_DIR_ENV = "GPT_EXPLAINER_MODELS_DIR"
 SKIP_MEMORY_CHECK_ENV = "GPT_EXPLAINER_SKIP_MEMORY_CHECK"
+PACK_MB_ENV = "GPT_EXPLAINER_PACK_MB"  # CPU models with at most this many MB of weights are pre-packed
+PACK_MB_DEFAULT = 1024  # GPT-2 small (498 MB) is, GPT-2 medium (1.4 GB) is not: packing doubles the weights
+
+
+def pack_limit_bytes() -> float:
+    """Bytes of weights up to which load_model pre-packs a CPU model's linear layers (GPT.pack_for_inference)."""
+    try:
+        return float(os.environ.get(PACK_MB_ENV, PACK_MB_DEFAULT)) * 1e6
+    except ValueError:
+        return PACK_MB_DEFAULT * 1e6
 
 
 def models_dir() -> Path:
@@ -173,6 +183,8 @@ def load_model(name: str = "default", device: str | None = None) -> ModelBundle:
     model = model.to(dev).eval()
     for p in model.parameters():
         p.requires_grad_(False)  # a loaded model is only read, never trained in place
+    if dev.type == "cpu" and model.num_parameters() * FP32 <= pack_limit_bytes():
+        model.pack_for_inference()  # before the model is shared; 10-20 % faster forward passes over prompts
     counts = count_parameters(model.config)
     display = meta.get("name") or (PRESETS[name].family + f" ({name})" if name in PRESETS else folder.name)
     trained_on = meta.get("trained_on") or (PRESETS[name].training_data if name in PRESETS else "unknown")
