@@ -195,8 +195,8 @@ def print_forward(rows: list[dict]) -> None:
               f"{r['ours'] / r['hf']:9.2f}{r['ours'] / r['ideal']:12.2f}{r['hf'] / r['ideal']:10.2f}"
               f"{r['plain'] * 1e3:15.1f}{r['d_logits']:13.1e}{r['d_pattern']:15.1e}")
     print("   (no-capture: our plain forward, fused attention, nothing kept; Δ: ours minus transformers' outputs)")
-    print("\n   the same against the FLOP time plus one read of every weight at the measured bandwidth (the time a pass")
-    print("   needs if reading the weights from memory does not overlap the arithmetic):")
+    print("\n   the same against the FLOP time plus one read of every weight at the measured bandwidth")
+    print("   (the time a pass needs if reading the weights from memory does not overlap the arithmetic):")
     print("   " + "tokens".rjust(6) + "ideal + read ms".rjust(17) + "ours / that".rjust(13) + "HF / that".rjust(11))
     for r in rows:
         floor = r["ideal"] + r["read"]
@@ -329,7 +329,8 @@ def main() -> None:
               f"{weights / 1e6:.0f} MB of weights at least once: {weights / bandwidth / 1e6:.1f} ms at any length")
         rows, g = [], None
         if "forward" not in args.skip:
-            rows = forward_section(hf, ours, args.lengths, args.repeat, args.warmup, rate_alone, weights / bandwidth / 1e9)
+            read = weights / bandwidth / 1e9
+            rows = forward_section(hf, ours, args.lengths, args.repeat, args.warmup, rate_alone, read)
             print_forward(rows)
         if "generation" not in args.skip:
             g = generation_section(hf, ours, args.new_tokens, max(5, args.repeat // 2), 1)
