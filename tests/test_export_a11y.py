@@ -226,6 +226,10 @@ def test_overview_charts_carry_a_summary_and_a_table(tiny_model_dir, bundle):
     tables = [e for e in at.expander if e.label == "Show as table"]
     grid = tables[0].dataframe[0].value
     assert grid.shape == (T, T + 1)
+    # the causal mask's cells (key after query) are empty, drawn as a dash the caption explains
+    assert grid.iloc[:, 1:].isna().to_numpy().sum() == T * (T - 1) // 2
+    assert tables[0].dataframe[0].proto.placeholder == "—" and "causal mask" in tables[0].caption[0].value
+    assert "causal mask" not in tables[1].caption[0].value and not tables[1].dataframe[0].proto.placeholder
     assert np.allclose(grid.iloc[:, 1:].to_numpy(dtype=float)[np.tril_indices(T)], pattern[np.tril_indices(T)],
                        atol=1e-4)
     top = tables[1].dataframe[0].value

@@ -58,10 +58,12 @@ def show(where, fig, *, key: str, name: str | None = None, alt: str | None = Non
         # tables, and a class of thirty would otherwise pay for every one on every page.
         box = where.expander(lab["show_table"], icon=":material/table:", key=table_key(key), on_change="rerun")
         if box.open:
-            rows = a11y.figure_table(fig, language) if table is True else table
+            frame = pd.DataFrame(a11y.figure_table(fig, language) if table is True else table)
+            # A heat map's empty cells are the ones the causal mask removes: a dash, said so, not "None".
+            masked = table is True and bool(frame.isna().to_numpy().any()) and a11y.is_heatmap(fig)
             with box:
-                st.caption(lab["table_help"])
-                st.dataframe(rows, hide_index=True, width="stretch")
+                st.caption(lab["table_help"] + (" " + lab["masked_help"] if masked else ""))
+                st.dataframe(frame, hide_index=True, width="stretch", placeholder="—" if masked else None)
     return out
 
 

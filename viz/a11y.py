@@ -171,6 +171,11 @@ def figure_summary(fig: go.Figure, lang: str = "en", title: str = "") -> str:
     return f"{head}{sep}{gap.join(sentences)}" if sentences else head
 
 
+def is_heatmap(fig: go.Figure) -> bool:
+    """Whether figure_table reads this figure as a heat map's grid."""
+    return any(t.type == "heatmap" for t in data_traces(fig))
+
+
 def figure_table(fig: go.Figure, lang: str = "en") -> list[dict]:
     """The numbers behind a chart as table rows: a heat map's grid (rows × columns), bars by category
     (one column per series), or lines and points as (series, x, y)."""
