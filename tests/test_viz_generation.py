@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
+from gpt_core import get_tokenizer
 from viz import generation as vg
 
 
@@ -33,6 +34,27 @@ def test_text_html_escapes_prompt_and_tokens_and_marks_every_state():
     assert classes[0] == "prompt slid" and classes[1] == "prompt"
     assert classes[2] == "gen" and classes[3] == "gen odd picked latest"
     assert classes[4] == "next" and classes[5:] == ["ahead", "ahead"]  # the kept tokens after the cursor
+
+
+def test_whole_characters_joins_a_character_split_between_tokens():
+    cat, robot = "我".encode(), "🤖".encode()
+    pieces = [b"A ", cat[:1], cat[1:], robot[:2], robot[2:3], robot[3:] + b" b", b"\xff", b"ok", cat[:2]]
+    assert vg.whole_characters(pieces) == [
+        (0, 1, "A "), (1, 3, "我"), (3, 6, "🤖 b"), (6, 7, "\ufffd"), (7, 8, "ok"), (8, 9, "\ufffd"),
+    ]
+    assert vg.whole_characters([]) == []
+
+
+def test_text_html_shows_a_prompt_in_bytes_as_whole_characters():
+    tok = get_tokenizer("shakespeare_bpe")  # learned from English plays: Chinese stays split into bytes
+    prompt = "注意力 <b>"
+    ids = tok.encode(prompt)
+    assert "\ufffd" in "".join(tok.token_strs(ids))  # token by token, the characters would be lost
+    p = Parsed(vg.text_html([tok.token_bytes(i) for i in ids], ["x"], cursor=1, dropped=2))
+    prompt_spans = [s for s in p.spans if s.get("class", "").startswith("prompt")]
+    assert "<b>" not in p.tags and p.text.endswith(prompt + "x?") and "\ufffd" not in p.text
+    assert prompt_spans[0]["class"] == "prompt slid"  # tokens 0 and 1 slid out: the character they start too
+    assert prompt_spans[0]["title"].startswith("prompt tokens 0 to ")
 
 
 def test_text_html_checks_its_arguments():

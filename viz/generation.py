@@ -5,6 +5,7 @@ Pure builders: plain numbers and token strings in, a plotly Figure or escaped HT
 
 from __future__ import annotations
 
+import codecs
 import html
 from collections.abc import Sequence
 
@@ -56,22 +57,49 @@ TEXT_CSS = (
 )
 
 
-def text_html(prompt_tokens: Sequence[str], tokens: Sequence[str], cursor: int, dropped: int = 0,
+def whole_characters(token_bytes: Sequence[bytes]) -> list[tuple[int, int, str]]:
+    """Consecutive tokens joined where a character's UTF-8 bytes are split between them: (first, stop, text).
+
+    Each run is the shortest one whose bytes end on a character boundary, so "我" split into three byte
+    tokens reads as one "我" (tokens first..stop-1), not three U+FFFD. Bytes that can never be valid
+    UTF-8 still show as U+FFFD; a character left unfinished at the end closes the last run.
+    """
+    runs, decoder, first, text = [], codecs.getincrementaldecoder("utf-8")(errors="replace"), 0, ""
+    for i, b in enumerate(token_bytes):
+        text += decoder.decode(b)
+        if not decoder.getstate()[0]:  # no bytes of an unfinished character left waiting
+            runs.append((first, i + 1, text))
+            first, text = i + 1, ""
+    if first < len(token_bytes):
+        runs.append((first, len(token_bytes), text + decoder.decode(b"", final=True)))
+    return runs
+
+
+def text_html(prompt_tokens: Sequence[str] | Sequence[bytes], tokens: Sequence[str], cursor: int, dropped: int = 0,
               titles: Sequence[str] | None = None, picked: Sequence[bool] | None = None,
               next_mark: str = "?", font_rem: float = 1.0, lang: str = FALLBACK) -> str:
     """The prompt, then the generated tokens as marked chips: the first ``cursor`` written, the rest
     (kept further along this branch) faded; ``dropped`` oldest tokens struck out (slid out of the
-    context). ``next_mark`` marks where the next token goes (empty string: no mark)."""
+    context). ``next_mark`` marks where the next token goes (empty string: no mark).
+
+    ``prompt_tokens``: one string per token, or better one ``bytes`` per token, so that a character split
+    between tokens (Chinese, emoji with a small vocabulary) is shown as itself (see whole_characters).
+    """
     if not 0 <= cursor <= len(tokens):
         raise ValueError(f"cursor {cursor} is outside 0..{len(tokens)}")
     for name, seq in (("titles", titles), ("picked", picked)):
         if seq is not None and len(seq) != len(tokens):
             raise ValueError(f"text_html needs one of {name} per generated token: {len(seq)} for {len(tokens)}")
     parts, w = [], words("generation", lang)
-    for i, tok in enumerate(prompt_tokens):
-        slid = i < dropped
-        parts.append(_token_span(tok, "prompt slid" if slid else "prompt",
-                                 w["prompt_token"].format(i=i) + (w["slid"] if slid else "")))
+    if all(isinstance(t, bytes) for t in prompt_tokens):
+        runs = whole_characters(prompt_tokens)
+    else:
+        runs = [(i, i + 1, t) for i, t in enumerate(prompt_tokens)]
+    for first, stop, piece in runs:
+        slid = first < dropped  # some of it has slid out of what the model reads
+        where = (w["prompt_token"].format(i=first) if stop == first + 1
+                 else w["prompt_tokens"].format(i=first, j=stop - 1))
+        parts.append(_token_span(piece, "prompt slid" if slid else "prompt", where + (w["slid"] if slid else "")))
     for i, tok in enumerate(tokens):
         cls = "gen" + (" odd" if i % 2 else "") + (" picked" if picked and picked[i] else "")
         if i >= cursor:
