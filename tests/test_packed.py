@@ -1,5 +1,7 @@
 """Pre-packed weights (model.Linear.pack): same numbers as the plain multiply, used only where safe."""
 
+import threading
+
 import pytest
 import torch
 
@@ -113,3 +115,25 @@ def test_load_model_packs_small_cpu_models_unless_told_not_to(monkeypatch):
     monkeypatch.setenv(PACK_MB_ENV, "0")
     bundle = load_model("default", device="cpu")
     assert all(m._packed is None for m in bundle.model.modules() if isinstance(m, Linear))
+
+
+def test_a_packed_model_serves_threads_at_once(pair):
+    """The packed copies are only read: sessions running prompts at once get each their own numbers."""
+    plain, packed = pair
+    inputs = [ids(LONG - s) for s in range(6)]
+    with torch.no_grad():
+        want = [plain(x)[0] for x in inputs]
+    got = [None] * len(inputs)
+
+    def work(i):
+        with torch.no_grad():
+            for _ in range(3):
+                got[i] = packed(inputs[i])[0]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)
