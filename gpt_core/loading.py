@@ -41,6 +41,9 @@ MODELS_DIR_ENV = "GPT_EXPLAINER_MODELS_DIR"
 SKIP_MEMORY_CHECK_ENV = "GPT_EXPLAINER_SKIP_MEMORY_CHECK"
 PACK_MB_ENV = "GPT_EXPLAINER_PACK_MB"  # CPU models with at most this many MB of weights are pre-packed
 PACK_MB_DEFAULT = 1024  # GPT-2 small (498 MB) is, GPT-2 medium (1.4 GB) is not: packing doubles the weights
+# ... and at least this many: the first pass at each new prompt length sets up the packed multiplies (about
+# 3.5 ms on 2 cores), which the shipped model's small matrices never win back (bench/packed_first_pass.py).
+PACK_MIN_BYTES = 100e6
 
 
 def pack_limit_bytes() -> float:
@@ -183,8 +186,8 @@ def load_model(name: str = "default", device: str | None = None) -> ModelBundle:
     model = model.to(dev).eval()
     for p in model.parameters():
         p.requires_grad_(False)  # a loaded model is only read, never trained in place
-    if dev.type == "cpu" and model.num_parameters() * FP32 <= pack_limit_bytes():
-        model.pack_for_inference()  # before the model is shared; 10-20 % faster forward passes over prompts
+    if dev.type == "cpu" and PACK_MIN_BYTES <= model.num_parameters() * FP32 <= pack_limit_bytes():
+        model.pack_for_inference()  # before the model is shared: faster forward passes over prompts
     counts = count_parameters(model.config)
     display = meta.get("name") or (PRESETS[name].family + f" ({name})" if name in PRESETS else folder.name)
     trained_on = meta.get("trained_on") or (PRESETS[name].training_data if name in PRESETS else "unknown")

@@ -5,7 +5,7 @@ import threading
 import pytest
 import torch
 
-from gpt_core import GPT, GPTConfig
+from gpt_core import GPT, GPTConfig, loading
 from gpt_core.loading import PACK_MB_ENV, load_model
 from gpt_core.model import PACKED_MIN_ROWS, Linear
 
@@ -107,14 +107,15 @@ def test_packing_is_refused_off_float32():
     assert logits.dtype == torch.float64
 
 
-def test_load_model_packs_small_cpu_models_unless_told_not_to(monkeypatch):
-    bundle = load_model("default", device="cpu")
-    assert any(m._packed is not None for m in bundle.model.modules() if isinstance(m, Linear)) == (
-        torch.backends.mkldnn.is_available()
-    )
-    monkeypatch.setenv(PACK_MB_ENV, "0")
-    bundle = load_model("default", device="cpu")
-    assert all(m._packed is None for m in bundle.model.modules() if isinstance(m, Linear))
+def test_load_model_packs_cpu_models_between_the_two_sizes(monkeypatch):
+    def packed(bundle) -> bool:
+        return any(m._packed is not None for m in bundle.model.modules() if isinstance(m, Linear))
+
+    assert not packed(load_model("default", device="cpu"))  # 14 MB: under PACK_MIN_BYTES, packing would not pay
+    monkeypatch.setattr(loading, "PACK_MIN_BYTES", 0)
+    assert packed(load_model("default", device="cpu")) == torch.backends.mkldnn.is_available()
+    monkeypatch.setenv(PACK_MB_ENV, "0")  # over the memory limit: not packed
+    assert not packed(load_model("default", device="cpu"))
 
 
 def test_a_packed_model_serves_threads_at_once(pair):
