@@ -37,7 +37,9 @@ class Linear(nn.Linear):
     gradients, for float32 inputs of at least PACKED_MIN_ROWS rows, and only while the weight is
     unchanged (its version counter and storage are checked on every call); otherwise, or if packing is
     not available on this build of torch, the plain multiply runs. Results agree with it to float32
-    rounding (the sums are added up in another order).
+    rounding (the sums are added up in another order). The first call at a new number of rows also
+    sets up the packed kernel for that shape (about 3.5 ms a pass on 2 cores), so only large models
+    gain overall (bench/packed_first_pass.py).
     """
 
     _packed: tuple[torch.Tensor, int, int] | None = None  # (packed weight, weight._version, data_ptr)
@@ -254,7 +256,7 @@ class GPT(nn.Module):
         """Pre-pack every linear layer's weight for CPU inference (see Linear); the number packed.
 
         Keeps a second copy of those weights (about the size of the model again). load_model calls it
-        once, before the model is shared, for CPU models up to GPT_EXPLAINER_PACK_MB of weights.
+        once, before the model is shared, for CPU models of 100 MB up to GPT_EXPLAINER_PACK_MB of weights.
         """
         return sum(m.pack() for m in self.modules() if isinstance(m, Linear))
 
