@@ -58,10 +58,10 @@ progress_slot, text_slot = st.empty(), st.empty()
 
 
 def draw_text() -> None:
-    text_slot.html(vg.text_html(  # the prompt as bytes: a character split between tokens is shown whole
-        [tok.token_bytes(i) for i in tl.prompt], tok.token_strs(tl.branch.tokens), tl.cursor, tl.dropped(),
-        gen.token_titles(tl),
-        [s.how == PICKED for s in tl.steps], next_mark="" if tl.stop_reason(gen.limits()) else "?",
+    text_slot.html(vg.text_html(  # bytes: a character split between tokens is shown whole
+        [tok.token_bytes(i) for i in tl.prompt], [tok.token_bytes(i) for i in tl.branch.tokens], tl.cursor,
+        tl.dropped(), gen.token_titles(tl), [s.how == PICKED for s in tl.steps],
+        next_mark="" if tl.stop_reason(gen.limits()) else "?",
         font_rem=1.5 if large else 1.05, lang=lang()))
 
 

@@ -57,6 +57,20 @@ def test_text_html_shows_a_prompt_in_bytes_as_whole_characters():
     assert prompt_spans[0]["title"].startswith("prompt tokens 0 to ")
 
 
+def test_text_html_boxes_generated_tokens_that_make_one_character():
+    cat = "我".encode()
+    generated = [b" a", cat[:1], cat[1:2], cat[2:], b"<i>"]
+    p = Parsed(vg.text_html([b"x"], generated, cursor=3, titles=[f"t{i}" for i in range(5)]))
+    classes = [s.get("class", "") for s in p.spans]
+    box = classes.index("char")
+    assert classes[box + 1:box + 3] == ["gen odd part", "gen latest part"]  # each byte token keeps its chip
+    assert classes[box + 3] == "next" and classes[box + 4] == "ahead part"  # the cursor sits inside the box
+    assert classes[box + 5] == "whole" and "= 我" in p.text and "<i>" in p.text and "i" not in p.tags
+    assert p.spans[box]["title"] == "generated tokens 2 to 4 make “我” between them"
+    assert [s["title"] for s in p.spans if "gen" in s.get("class", "") or "ahead" in s.get("class", "")] == [
+        "t0", "t1", "t2", "t3", "t4"]
+
+
 def test_text_html_checks_its_arguments():
     with pytest.raises(ValueError, match="cursor 3"):
         vg.text_html(["a"], ["b"], cursor=3)

@@ -53,6 +53,9 @@ TEXT_CSS = (
     ".gen-text .ahead{opacity:0.45;border:1px dashed rgba(128,128,128,0.8);border-radius:4px;margin:0 1px}"
     ".gen-text .slid{opacity:0.4;text-decoration:line-through}"
     ".gen-text .next{border:2px dashed #E69F00;border-radius:4px;padding:0 4px;margin-left:2px;font-weight:bold}"
+    ".gen-text .part{outline:2px dashed currentColor;outline-offset:-2px}"
+    ".gen-text .char{border:1px solid rgba(128,128,128,0.8);border-radius:6px;padding:1px 2px;margin:0 2px}"
+    ".gen-text .whole{font-weight:bold;padding:0 3px}"
     "</style>"
 )
 
@@ -75,7 +78,8 @@ def whole_characters(token_bytes: Sequence[bytes]) -> list[tuple[int, int, str]]
     return runs
 
 
-def text_html(prompt_tokens: Sequence[str] | Sequence[bytes], tokens: Sequence[str], cursor: int, dropped: int = 0,
+def text_html(prompt_tokens: Sequence[str] | Sequence[bytes], tokens: Sequence[str] | Sequence[bytes], cursor: int,
+              dropped: int = 0,
               titles: Sequence[str] | None = None, picked: Sequence[bool] | None = None,
               next_mark: str = "?", font_rem: float = 1.0, lang: str = FALLBACK) -> str:
     """The prompt, then the generated tokens as marked chips: the first ``cursor`` written, the rest
@@ -84,6 +88,8 @@ def text_html(prompt_tokens: Sequence[str] | Sequence[bytes], tokens: Sequence[s
 
     ``prompt_tokens``: one string per token, or better one ``bytes`` per token, so that a character split
     between tokens (Chinese, emoji with a small vocabulary) is shown as itself (see whole_characters).
+    ``tokens`` as ``bytes`` likewise: generated tokens that make one character between them keep a chip
+    each (each was a choice of its own), dashed, boxed together with the character they make ("= 我").
     """
     if not 0 <= cursor <= len(tokens):
         raise ValueError(f"cursor {cursor} is outside 0..{len(tokens)}")
@@ -100,7 +106,18 @@ def text_html(prompt_tokens: Sequence[str] | Sequence[bytes], tokens: Sequence[s
         where = (w["prompt_token"].format(i=first) if stop == first + 1
                  else w["prompt_tokens"].format(i=first, j=stop - 1))
         parts.append(_token_span(piece, "prompt slid" if slid else "prompt", where + (w["slid"] if slid else "")))
+    groups: dict[int, tuple[int, str]] = {}  # first token of a character split between tokens -> (stop, char)
+    if tokens and all(isinstance(t, bytes) for t in tokens):
+        groups = {first: (stop, piece) for first, stop, piece in whole_characters(tokens) if stop - first > 1}
+        tokens = [t.decode("utf-8", errors="replace") for t in tokens]
+    in_group = {i for first, (stop, _) in groups.items() for i in range(first, stop)}
+    close_at: dict[int, str] = {}  # the last token of a split character -> what closes its box
     for i, tok in enumerate(tokens):
+        if i in groups:
+            stop, piece = groups[i]
+            title = w["generated_char"].format(i=i + 1, j=stop, text=visible(piece))
+            parts.append(f'<span class="char" title="{html.escape(title, quote=True)}">')
+            close_at[stop - 1] = f'<span class="whole">= {html.escape(visible(piece))}</span></span>'
         cls = "gen" + (" odd" if i % 2 else "") + (" picked" if picked and picked[i] else "")
         if i >= cursor:
             cls = "ahead"
@@ -110,7 +127,11 @@ def text_html(prompt_tokens: Sequence[str] | Sequence[bytes], tokens: Sequence[s
             cls += " slid"
         if i == cursor and next_mark:
             parts.append(f'<span class="next">{html.escape(next_mark)}</span>')
+        if i in in_group:
+            cls += " part"
         parts.append(_token_span(tok, cls, titles[i] if titles else w["generated_token"].format(i=i + 1)))
+        if i in close_at:
+            parts.append(close_at.pop(i))
     if cursor == len(tokens) and next_mark:
         parts.append(f'<span class="next">{html.escape(next_mark)}</span>')
     return f'{TEXT_CSS}<div class="gen-text" style="font-size:{font_rem:.2f}rem">{"".join(parts)}</div>'
