@@ -40,6 +40,7 @@ with right:
                      tokens=preset.tokens_per_step, memory=preset.memory_mb))
     st.caption(text("induction_yes" if preset.can_form_induction_head else "induction_no", layers=cfg.n_layer))
     st.number_input(LAB["steps"], tr.MIN_STEPS, lt.MAX_STEPS, step=10, key=k("steps"), disabled=busy)
+    st.toggle(LAB["exercise"], key=k("exercise"), help=LAB["exercise_help"], disabled=busy)
 
 b1, b2, _ = st.columns([1, 1, 4])
 b1.button(LAB["start"], on_click=tr.start, disabled=busy, type="primary", icon=":material/play_arrow:",
@@ -81,6 +82,8 @@ def live() -> None:
     st.html(vt.samples_html(h.samples, h.sample_prompt, LAB["step"]))
 
     st.markdown(text("attention", n=lt.PROBE_N, n_minus_1=lt.PROBE_N - 1))
+    if h.exercise:
+        st.info(section(PAGE, "exercise_on"), icon=":material/school:")
     heads = ["auto"] + [f"{layer}.{head}" for layer in range(p.n_layer) for head in range(p.n_head)]
     if st.session_state[k("head")] not in heads:
         st.session_state[k("head")] = "auto"

@@ -42,6 +42,11 @@ N_SAMPLES = 8
 EVAL_BATCHES = 4
 SAMPLE_TOKENS = 48
 TRAIN_THREADS = 1  # torch threads for training: one core, whatever the number of runs (see TrainingWorker)
+# The look-back exercise: in this share of the training windows a stretch of random tokens where, at about
+# a third of the positions, the token after repeats the token before (training.previous_token_windows).
+# Only a head that looks one token back can predict those: on the small preset one forms in about
+# 1,500 steps with it, and not within 2,500 without (bench/exercise_head.py).
+EXERCISE_FRACTION = 0.9
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ class History:
     tokens_per_step: int
     sample_prompt: str
     probe_tokens: list[int]
+    exercise: bool = False  # the look-back exercise was mixed into the training windows
     steps: list[int] = field(default_factory=list)  # every training step and its batch loss
     losses: list[float] = field(default_factory=list)
     evals: list[tuple[int, float, float]] = field(default_factory=list)  # (step, train loss, val loss)
@@ -208,9 +214,11 @@ class LiveRun:
     """One training run on its own model, advanced a chunk at a time. Not shared between sessions."""
 
     def __init__(self, text: str | tuple[Split, Split], preset: LivePreset, steps: int, tokenizer: Tokenizer,
-                 sample_prompt: str = "\n", seed: int = 1337, time_limit_s: float = MAX_TRAIN_S):
+                 sample_prompt: str = "\n", seed: int = 1337, time_limit_s: float = MAX_TRAIN_S,
+                 exercise: bool = False):
         """``text``: the user's text (checked, then split and tokenized), or the (train, validation)
-        splits of a shipped corpus, made once and shared read-only (batches only index them)."""
+        splits of a shipped corpus, made once and shared read-only (batches only index them).
+        ``exercise``: mix the look-back exercise into EXERCISE_FRACTION of the training windows."""
         if isinstance(text, str):
             problem = check_text(text, tokenizer, preset)
             if problem is not None:
@@ -234,12 +242,13 @@ class LiveRun:
             min_lr=preset.lr / 10, warmup_steps=max(1, min(50, steps // 10)), eval_interval=_every(steps, N_EVALS, 5),
             eval_batches=EVAL_BATCHES, sample_interval=_every(steps, N_SAMPLES, 5), sample_prompt=prompt,
             sample_tokens=SAMPLE_TOKENS, seed=seed,
+            previous_fraction=EXERCISE_FRACTION if exercise else 0.0, previous_anywhere=True,
         )
         self._probe_every, self._snapshot_every = _every(steps, N_PROBES), _every(steps, N_SNAPSHOTS)
         exclude = {tokenizer.eot_token} if tokenizer.eot_token is not None else None
         probe = repeated_random_tokens(preset.config.vocab_size, PROBE_N, PROBE_SEED, exclude=exclude)
         self.history = History(preset.name, steps, train_split.ids.numel(), val_split.ids.numel(),
-                               preset.tokens_per_step, self._cfg.sample_prompt, probe)
+                               preset.tokens_per_step, self._cfg.sample_prompt, probe, exercise)
         torch.manual_seed(seed)
         self.model: GPT | None = GPT(preset.config)  # CPU; a fresh model, never the app's cached one
         self._started = time.perf_counter()

@@ -128,6 +128,18 @@ def test_two_runs_train_their_own_models():
     a.release(), b.release()
 
 
+def test_the_exercise_goes_into_the_training_windows_only_when_asked():
+    plain = lt.LiveRun(TEXT, TINY, 3, TOK)
+    drilled = lt.LiveRun(TEXT, TINY, 3, TOK, exercise=True)
+    assert plain._cfg.previous_fraction == 0 and not plain.history.exercise
+    assert drilled._cfg.previous_fraction == lt.EXERCISE_FRACTION and drilled._cfg.previous_anywhere
+    assert drilled.history.exercise
+    while drilled.advance(0.2):
+        pass
+    assert drilled.history.step == 3 and drilled.model is None
+    plain.stop()
+
+
 def test_chance_scores_are_those_of_even_attention():
     prev, ind = lt.chance_scores(4)  # 8 positions
     assert prev == pytest.approx(np.mean([1 / (i + 1) for i in range(1, 8)]))

@@ -67,6 +67,20 @@ def test_a_few_steps_of_the_tiny_preset_draw_loss_samples_and_attention(tiny_mod
     assert all(torch.equal(before[n], p) for n, p in shared.state_dict().items())  # the shared model untouched
 
 
+def test_the_look_back_exercise_is_mixed_in_when_asked_and_said_so(tiny_model_dir):
+    at = open_training()
+    assert at.toggle(key="training.exercise").value is False  # off unless asked for
+    at = run_to_the_end(start(at, 10))
+    assert not at.session_state[HISTORY].exercise and not any("look-back" in i.value for i in at.info)
+    at.toggle(key="training.exercise").set_value(True).run()
+    at = start(at, 10)
+    assert at.toggle(key="training.exercise").disabled  # not changed during a run
+    assert at.session_state[RUN]._cfg.previous_fraction == 0.9
+    at = run_to_the_end(at)
+    assert not at.exception and not at.error and at.session_state[HISTORY].exercise
+    assert any("look-back exercise" in i.value for i in at.info)
+
+
 def test_stop_ends_the_run_and_keeps_its_charts(tiny_model_dir):
     at = start(open_training(), 1000)
     assert RUN in at.session_state and at.button(key="training.stop_button").disabled is False

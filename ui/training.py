@@ -47,7 +47,7 @@ RERUN_EVERY_S = 0.5
 MAX_CONCURRENT = 3  # runs training at once on this server (each is one session's)
 MIN_STEPS = 10
 DEFAULTS = {"corpus": "plays", "own": "", "preset": "small", "steps": PRESETS["small"].default_steps,
-            "prompt": "HELENA.", "head": "auto"}
+            "prompt": "HELENA.", "head": "auto", "exercise": False}
 
 
 def key(name: str) -> str:
@@ -161,7 +161,7 @@ def start() -> None:
         return
     try:
         run = registry().start(lambda: worker().call(LiveRun, data, preset, steps, tokenizer(),
-                                                     s[key("prompt")] or "\n"))
+                                                     s[key("prompt")] or "\n", exercise=bool(s[key("exercise")])))
     except TextError as e:
         s[key("problem")] = problem_message(e.problem)
         return
