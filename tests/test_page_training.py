@@ -73,10 +73,10 @@ def test_the_look_back_exercise_is_mixed_in_when_asked_and_said_so(tiny_model_di
     at = run_to_the_end(start(at, 10))
     assert not at.session_state[HISTORY].exercise and not any("look-back" in i.value for i in at.info)
     at.toggle(key="training.exercise").set_value(True).run()
-    at = start(at, 10)
+    at = start(at, 5000)  # long enough to be still training when the page is drawn
     assert at.toggle(key="training.exercise").disabled  # not changed during a run
     assert at.session_state[RUN]._cfg.previous_fraction == 0.9
-    at = run_to_the_end(at)
+    at = at.button(key="training.stop_button").click().run()
     assert not at.exception and not at.error and at.session_state[HISTORY].exercise
     assert any("look-back exercise" in i.value for i in at.info)
 
