@@ -36,7 +36,7 @@ if run.truncated:
                     kept=len(run.ids)))
 
 cfg = bundle.model.config
-L, H, T, tokens = cfg.n_layer, cfg.n_head, len(run.ids), run.tokens
+L, H, T, tokens = cfg.n_layer, cfg.n_head, len(run.ids), run.labels  # a byte token reads as its character's part
 with st.spinner(label(PAGE, "measuring")):
     scores = model_scores(state.source(state.active_model()))
 score_maps = {s: getattr(scores, field).numpy() for s, field in SCORES.items()}

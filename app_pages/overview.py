@@ -53,10 +53,10 @@ def attention_view() -> None:
         start = rest.slider(label(PAGE, "window"), 0, window_start(T), window_start(T),
                             key=state.widget_key(PAGE, "window"))
         st.caption(fill(PAGE, "window", n=T, size=WINDOW, first=start, last=start + WINDOW - 1))
-    fig = attention_heatmap(run.cache.pattern(layer)[head], run.tokens, start, start + min(T, WINDOW),
+    fig = attention_heatmap(run.cache.pattern(layer)[head], run.labels, start, start + min(T, WINDOW),
                             title=label(PAGE, "heatmap_title", layer=layer + 1, head=head + 1), lang=lang())
     charts.show(st, fig, key=state.widget_key(PAGE, "heatmap"), name=f"attention_layer{layer + 1}_head{head + 1}",
-                alt=a11y.attention_summary(run.cache.pattern(layer)[head], run.tokens, layer + 1, head + 1, T - 1,
+                alt=a11y.attention_summary(run.cache.pattern(layer)[head], run.labels, layer + 1, head + 1, T - 1,
                                            lang()), table=True)
     st.caption(section(PAGE, "masked"))
     handout.button(st, run, layer, head, T - 1, start, start + min(T, WINDOW), key=state.widget_key(PAGE, "handout"))

@@ -6,7 +6,7 @@ The result holds only CPU tensors and plain values (no model), so it can be cach
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -23,6 +23,11 @@ class PromptRun:
     context: int  # the model's context length
     last_logits: torch.Tensor  # (V,) logits at the last position: the next-token prediction
     cache: ActivationCache
+    labels: list[str] = field(default_factory=list)  # one chart label per token: "我(1/3)" for a part
+
+    def __post_init__(self) -> None:
+        if not self.labels:  # built without labels: the display strings serve
+            object.__setattr__(self, "labels", list(self.tokens))
 
     @property
     def truncated(self) -> int:
@@ -53,4 +58,5 @@ def run_prompt(bundle: ModelBundle, text: str, max_tokens: int | None = None) ->
         context=context,
         last_logits=logits[0, -1].detach().cpu(),
         cache=cache,
+        labels=tok.token_labels(ids),
     )

@@ -7,12 +7,13 @@ download cache. Patterns and special tokens are tiktoken's own (``tiktoken_ext/o
 
 from __future__ import annotations
 
+import codecs
 import functools
 import gzip
 import hashlib
 import threading
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +121,34 @@ def _valid_unicode(text: str) -> str:
     return text
 
 
+def whole_characters(token_bytes: Sequence[bytes]) -> list[tuple[int, int, str]]:
+    """Consecutive tokens joined where a character's UTF-8 bytes are split between them: (first, stop, text).
+
+    Each run is the shortest one whose bytes end on a character boundary, so "我" split into three byte
+    tokens reads as one "我" (tokens first..stop-1), not three U+FFFD. Bytes that can never be valid
+    UTF-8 still show as U+FFFD; a character left unfinished at the end closes the last run.
+    """
+    runs, decoder, first, text = [], codecs.getincrementaldecoder("utf-8")(errors="replace"), 0, ""
+    for i, b in enumerate(token_bytes):
+        text += decoder.decode(b)
+        if not decoder.getstate()[0]:  # no bytes of an unfinished character left waiting
+            runs.append((first, i + 1, text))
+            first, text = i + 1, ""
+    if first < len(token_bytes):
+        runs.append((first, len(token_bytes), text + decoder.decode(b"", final=True)))
+    return runs
+
+
+def part_labels(token_bytes: Sequence[bytes]) -> list[str]:
+    """One label per token for charts: its text, or, for a token that is only part of a character, the
+    character(s) its run of tokens makes and which part it is: "我(1/3)", "我(2/3)", "我(3/3)"."""
+    labels: list[str] = []
+    for first, stop, text in whole_characters(token_bytes):
+        n = stop - first
+        labels += [text] if n == 1 else [f"{text}({j}/{n})" for j in range(1, n + 1)]
+    return labels
+
+
 class Tokenizer:
     """A named ``tiktoken.Encoding`` with the helpers the app needs to show tokens."""
 
@@ -180,6 +209,10 @@ class Tokenizer:
     def token_strs(self, ids: Iterable[int]) -> list[str]:
         """One display string per token; partial UTF-8 characters show as U+FFFD."""
         return [self.token_bytes(i).decode("utf-8", errors="replace") for i in ids]
+
+    def token_labels(self, ids: Iterable[int]) -> list[str]:
+        """One chart label per token: partial UTF-8 characters as the character and the part, "我(1/3)"."""
+        return part_labels([self.token_bytes(i) for i in ids])
 
     def pretokenize(self, text: str) -> list[str]:
         """The chunks the pattern cuts ``text`` into before BPE (no token spans two chunks)."""

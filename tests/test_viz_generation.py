@@ -36,15 +36,6 @@ def test_text_html_escapes_prompt_and_tokens_and_marks_every_state():
     assert classes[4] == "next" and classes[5:] == ["ahead", "ahead"]  # the kept tokens after the cursor
 
 
-def test_whole_characters_joins_a_character_split_between_tokens():
-    cat, robot = "我".encode(), "🤖".encode()
-    pieces = [b"A ", cat[:1], cat[1:], robot[:2], robot[2:3], robot[3:] + b" b", b"\xff", b"ok", cat[:2]]
-    assert vg.whole_characters(pieces) == [
-        (0, 1, "A "), (1, 3, "我"), (3, 6, "🤖 b"), (6, 7, "\ufffd"), (7, 8, "ok"), (8, 9, "\ufffd"),
-    ]
-    assert vg.whole_characters([]) == []
-
-
 def test_text_html_shows_a_prompt_in_bytes_as_whole_characters():
     tok = get_tokenizer("shakespeare_bpe")  # learned from English plays: Chinese stays split into bytes
     prompt = "注意力 <b>"

@@ -5,13 +5,14 @@ Pure builders: plain numbers and token strings in, a plotly Figure or escaped HT
 
 from __future__ import annotations
 
-import codecs
 import html
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from gpt_core.tokenizer import whole_characters
 
 from .catalog import FALLBACK, words
 from .tokens import visible
@@ -58,24 +59,6 @@ TEXT_CSS = (
     ".gen-text .whole{font-weight:bold;padding:0 3px}"
     "</style>"
 )
-
-
-def whole_characters(token_bytes: Sequence[bytes]) -> list[tuple[int, int, str]]:
-    """Consecutive tokens joined where a character's UTF-8 bytes are split between them: (first, stop, text).
-
-    Each run is the shortest one whose bytes end on a character boundary, so "我" split into three byte
-    tokens reads as one "我" (tokens first..stop-1), not three U+FFFD. Bytes that can never be valid
-    UTF-8 still show as U+FFFD; a character left unfinished at the end closes the last run.
-    """
-    runs, decoder, first, text = [], codecs.getincrementaldecoder("utf-8")(errors="replace"), 0, ""
-    for i, b in enumerate(token_bytes):
-        text += decoder.decode(b)
-        if not decoder.getstate()[0]:  # no bytes of an unfinished character left waiting
-            runs.append((first, i + 1, text))
-            first, text = i + 1, ""
-    if first < len(token_bytes):
-        runs.append((first, len(token_bytes), text + decoder.decode(b"", final=True)))
-    return runs
 
 
 def text_html(prompt_tokens: Sequence[str] | Sequence[bytes], tokens: Sequence[str] | Sequence[bytes], cursor: int,
