@@ -67,7 +67,8 @@ if run_now:
     for step in state.gated(steps):  # the line is taken per token, outside the timing
         result["answer"].append(step.token)  # kept in the session as it grows: Stop leaves the partial answer
         bar.progress(len(result["answer"]) / max_new, text=text("progress", n=len(result["answer"]), of=max_new))
-        answer_slot.html(answer_html(*u.prompt_tail(tok, kept), tok.token_strs(result["answer"]), lang()))
+        pieces = [tok.token_bytes(t) for t in result["answer"]]  # bytes: a split character is shown whole
+        answer_slot.html(answer_html(*u.prompt_tail(tok, kept), pieces, lang()))
     result["finished"] = True
     progress_slot.empty()
     timing = steps.timing()
@@ -79,7 +80,7 @@ if result is None:
     st.caption(section(PAGE, "press_generate"))
     st.stop()
 answer = result["answer"]
-answer_slot.html(answer_html(*u.prompt_tail(tok, kept), tok.token_strs(answer), lang()))
+answer_slot.html(answer_html(*u.prompt_tail(tok, kept), [tok.token_bytes(t) for t in answer], lang()))
 st.caption(u.result_caption(result, tok))
 if not answer:
     st.stop()
@@ -97,7 +98,7 @@ head = l2.selectbox(section(PAGE, "head"), [None, *range(cfg.n_head)], key=k("he
 rows = look.rows(layer, head)
 n_keys = rows.shape[1]
 first = max(0, n_keys - MAX_KEYS)
-fig = answer_attention_figure(rows[:, first:].numpy(), tok.token_strs(look.ids[first:n_keys]), tok.token_strs(answer),
-                              look.n_prompt, first, lang=lang())
+fig = answer_attention_figure(rows[:, first:].numpy(), tok.token_labels(look.ids[:n_keys])[first:],
+                              tok.token_labels(answer), look.n_prompt, first, lang=lang())
 charts.show(st, fig, key=k("look_fig"), name="answer_attention")
 st.caption(text("look_caption", shown=n_keys - first, total=n_keys, share=f"{look.share_on_prompt(layer, head):.0%}"))

@@ -60,3 +60,12 @@ def test_the_answer_view_escapes_markup_in_the_prompt_and_the_answer():
     parsed = Text(answer_html(html_case, True, ["<script>", "x"]))
     assert not {"script", "img", "iframe", "b"} & set(parsed.tags)
     assert html_case in parsed.text and "<script>x" in parsed.text
+
+
+def test_the_answer_view_shows_a_character_split_between_tokens_whole():
+    cat = "我".encode()
+    body = answer_html("prompt", False, [b"<b>", cat[:1], cat[1:2], cat[2:], b"\xff"], lang="en")
+    parsed = Text(body)
+    assert parsed.text.endswith("prompt<b>我\ufffd") and "b" not in parsed.tags
+    assert 'title="answer tokens 2 to 4, one character split into bytes"' in body
+    assert 'title="answer token 5"' in body

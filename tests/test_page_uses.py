@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 import gpt_core
 from gpt_core import GPT, Step, prompting
 from gpt_core.prompting import TimedSteps, answer_attention, answer_steps, fit_prompt
+from gpt_core.tokenizer import whole_characters
 from tests.conftest import TINY
 from ui import uses as u
 
@@ -40,13 +41,18 @@ class Answer(HTMLParser):
             self.tokens[-1] += data
 
 
-def expected_answer(folder, prompt: str, pattern: str, max_new: int = u.DEFAULT_NEW) -> list[str]:
-    """What the model writes for ``prompt`` with the page's defaults, computed here without the page."""
+def expected_ids(folder, prompt: str, pattern: str, max_new: int = u.DEFAULT_NEW) -> tuple[list[int], list[str]]:
+    """What the model writes for ``prompt`` with the page's defaults, computed here without the page: the
+    token ids, and the pieces the page shows (one per token, a character split between tokens as one)."""
     b = gpt_core.load_model(str(folder), device="cpu")
     kept, _ = fit_prompt(b.tokenizer.encode(prompt), b.model.config.block_size, max_new)
     stop = "\n" if u.STOP_AT_LINE[pattern] else None
     ids = [s.token for s in answer_steps(b.model, b.tokenizer, kept, max_new, u.DEFAULT_TEMPERATURE, 0, stop)]
-    return b.tokenizer.token_strs(ids)
+    return ids, [text for _, _, text in whole_characters([b.tokenizer.token_bytes(i) for i in ids])]
+
+
+def expected_answer(folder, prompt: str, pattern: str, max_new: int = u.DEFAULT_NEW) -> list[str]:
+    return expected_ids(folder, prompt, pattern, max_new)[1]
 
 
 def open_uses() -> AppTest:
@@ -73,9 +79,9 @@ def test_each_pattern_shows_the_models_own_answer(tiny_model_dir, cache_dir, pat
     assert prompt == u.template(pattern, shots)
     at.button(key="uses.go").click().run()
     assert not at.exception and not at.error
-    shown = Answer(answer_html(at)).tokens
-    assert shown == expected_answer(tiny_model_dir, prompt, pattern)  # generated now, never canned
-    assert any(f"{len(shown)} tokens" in c.value for c in at.caption)
+    ids, pieces = expected_ids(tiny_model_dir, prompt, pattern)
+    assert Answer(answer_html(at)).tokens == pieces  # generated now, never canned
+    assert any(f"{len(ids)} tokens" in c.value for c in at.caption)
 
 
 def test_zero_shot_template_is_a_different_prompt(tiny_model_dir, cache_dir):
@@ -103,8 +109,8 @@ def test_edited_prompt_is_what_the_model_continues_and_is_shown_as_text(tiny_mod
 def test_the_answer_attention_is_one_click_away(tiny_model_dir, cache_dir):
     at = open_uses()
     at.button(key="uses.go").click().run()
-    n_answer = len(Answer(answer_html(at)).tokens)
-    assert not at.get("plotly_chart")
+    n_answer = len(at.session_state["uses.result"]["answer"])
+    assert n_answer and not at.get("plotly_chart")
     at.toggle(key="uses.look").set_value(True).run()
     assert not at.exception
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -119,7 +125,8 @@ def test_a_stopped_answer_keeps_its_tokens_and_says_so(tiny_model_dir, cache_dir
     result = at.session_state["uses.result"]
     result["answer"], result["finished"] = result["answer"][:3], False  # as if Stop came after 3 tokens
     at.run()
-    assert len(Answer(answer_html(at)).tokens) == 3
+    pieces = whole_characters([gpt_core.get_tokenizer("shakespeare_bpe").token_bytes(t) for t in result["answer"]])
+    assert [t for _, _, t in pieces] == Answer(answer_html(at)).tokens  # the 3 tokens, split characters whole
     assert any("stopped by you after 3 tokens" in c.value for c in at.caption)
 
 

@@ -12,6 +12,7 @@ import re
 import streamlit as st
 
 import gpt_core
+from gpt_core.embeddings import token_label
 from gpt_core.lens import Lens
 from gpt_core.timeline import GREEDY, PICKED, Limits, Settings, Timeline
 from ui import state
@@ -107,9 +108,14 @@ def open_head(layer: int, head: int) -> None:
 
 
 # --- what the page shows ----------------------------------------------------------------------
+def token_name(tok: gpt_core.Tokenizer, token: int) -> str:
+    """One token on its own: its text, or its bytes in hex (<e6 88>) when it is only part of a character."""
+    return token_label(tok, token)
+
+
 def token_text(tok: gpt_core.Tokenizer, token: int) -> str:
     """A token as plain text, whitespace made visible (for metrics and figures)."""
-    return visible(tok.token_strs([token])[0])
+    return visible(token_name(tok, token))
 
 
 def token_md(tok: gpt_core.Tokenizer, token: int) -> str:
@@ -153,4 +159,4 @@ def branch_rows(tl: Timeline, tok: gpt_core.Tokenizer) -> list[dict]:
 
 
 def lens_rows_tokens(lens: Lens, tok: gpt_core.Tokenizer) -> list[list[str]]:
-    return [tok.token_strs(row) for row in lens.top_ids.tolist()]
+    return [[token_name(tok, t) for t in row] for row in lens.top_ids.tolist()]

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from gpt_core.tokenizer import whole_characters
+
 from .catalog import FALLBACK, words
 from .tokens import visible
 
@@ -19,16 +21,25 @@ def _shown(token: str) -> str:
     return html.escape(token).replace("\n", '<span class="nl" style="opacity:0.5">↵</span>\n')
 
 
-def answer_html(prompt_tail: str, cut: bool, answer_tokens: Sequence[str], lang: str = FALLBACK) -> str:
+def answer_html(prompt_tail: str, cut: bool, answer_tokens: Sequence[str] | Sequence[bytes],
+                lang: str = FALLBACK) -> str:
     """The end of the prompt in grey, then the model's answer, every token in its own span (all escaped).
 
-    ``cut`` marks that the shown prompt is only its end.
+    ``cut`` marks that the shown prompt is only its end. Tokens given as ``bytes`` are joined where a
+    character is split between them, one span for the run, so the answer reads "我", not "���".
     """
     start, w = "…" if cut else "", words("uses", lang)
-    spans = "".join(
-        f'<span class="ans" title="{html.escape(w["answer_token"].format(i=i + 1), quote=True)}">{_shown(t)}</span>'
-        for i, t in enumerate(answer_tokens)
-    )
+    if answer_tokens and all(isinstance(t, bytes) for t in answer_tokens):
+        runs = whole_characters(answer_tokens)
+    else:
+        runs = [(i, i + 1, t) for i, t in enumerate(answer_tokens)]
+
+    def title(first: int, stop: int) -> str:
+        where = (w["answer_token"].format(i=first + 1) if stop == first + 1
+                 else w["answer_tokens"].format(i=first + 1, j=stop))
+        return html.escape(where, quote=True)
+
+    spans = "".join(f'<span class="ans" title="{title(a, b)}">{_shown(t)}</span>' for a, b, t in runs)
     if not answer_tokens:
         spans = '<span class="ans-empty">∅</span>'
     return (
