@@ -20,6 +20,17 @@ def open_app(page: str, prompt: str | None = None, timeout: float = 60) -> AppTe
     return at.switch_page(page).run()
 
 
+def in_threads(work, n: int) -> None:
+    """Run ``work(i)`` for i in 0..n-1, each in its own thread, all at once; return when every one is done."""
+    import threading
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def use_default_model(folder, monkeypatch, config: GPTConfig = TINY, meta: dict | None = None):
     """Save a seeded model of ``config`` in ``folder`` and make it the app's "default" model."""
     torch.manual_seed(0)

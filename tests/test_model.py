@@ -1,10 +1,10 @@
 """The model: activation names and shapes, the attention pattern, capture and KV-cache equivalence."""
 
 import pickle
-import threading
 
 import pytest
 import torch
+from conftest import in_threads
 
 from gpt_core import GPT, GPTConfig, activation_names, count_parameters, n_params
 from gpt_core.config import PRESETS
@@ -128,11 +128,7 @@ def test_capture_touches_no_shared_state(model):
         for _ in range(5):
             results[i] = model.run_with_cache(inputs[i])[1]["blocks.1.attn.hook_pattern"]
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, len(inputs))
     for got, want in zip(results, expected, strict=True):
         torch.testing.assert_close(got, want)
     assert {name: set(vars(m)) for name, m in model.named_modules()} == attrs_before

@@ -1,9 +1,9 @@
 """Pre-packed weights (model.Linear.pack): same numbers as the plain multiply, used only where safe."""
 
-import threading
 
 import pytest
 import torch
+from conftest import in_threads
 
 from gpt_core import GPT, GPTConfig, loading
 from gpt_core.loading import PACK_MB_ENV, load_model
@@ -18,17 +18,21 @@ def seeded() -> GPT:
     return GPT(CFG).eval()
 
 
+def packed_or_skip(model: GPT) -> GPT:
+    """``model`` with its linear layers packed; skipped on a torch build without oneDNN's packed linear,
+    where the model only ever runs the plain multiply and there is nothing packed to test."""
+    if model.pack_for_inference() == 0:
+        pytest.skip("this build of torch has no oneDNN packed linear (the model runs the plain multiply)")
+    return model
+
+
 def ids(T: int) -> torch.Tensor:
     return torch.randint(0, CFG.vocab_size, (1, T), generator=torch.Generator().manual_seed(T))
 
 
 @pytest.fixture(scope="module")
 def pair():
-    plain, packed = seeded(), seeded()
-    n = packed.pack_for_inference()
-    if n == 0:
-        pytest.skip("this build of torch has no oneDNN packed linear (the model runs the plain multiply)")
-    return plain, packed
+    return seeded(), packed_or_skip(seeded())
 
 
 def test_every_linear_layer_is_packed(pair):
@@ -75,9 +79,7 @@ def test_packed_path_is_the_one_taken(pair, monkeypatch):
 
 
 def test_a_changed_weight_is_never_read_from_a_stale_pack():
-    plain, packed = seeded(), seeded()
-    if packed.pack_for_inference() == 0:
-        pytest.skip("this build of torch has no oneDNN packed linear")
+    plain, packed = seeded(), packed_or_skip(seeded())
     with torch.no_grad():
         for model in (plain, packed):
             model.transformer.h[0].mlp.c_fc.weight.mul_(-2.0)  # in place: the version counter moves
@@ -88,9 +90,7 @@ def test_a_changed_weight_is_never_read_from_a_stale_pack():
 
 
 def test_training_a_packed_model_uses_plain_multiplies():
-    model = seeded().train()
-    if model.pack_for_inference() == 0:
-        pytest.skip("this build of torch has no oneDNN packed linear")
+    model = packed_or_skip(seeded().train())
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     x = ids(LONG + 1)
     first = model.loss(x[:, :-1], x[:, 1:])
@@ -131,10 +131,6 @@ def test_a_packed_model_serves_threads_at_once(pair):
             for _ in range(3):
                 got[i] = packed(inputs[i])[0]
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, len(inputs))
     for g, w in zip(got, want, strict=True):
         torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)
