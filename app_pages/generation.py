@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from gpt_core.embeddings import token_label
 from gpt_core.lens import lens_at
 from gpt_core.timeline import PICKED, choice_view
 from ui import charts, links, presenter, state
@@ -110,7 +111,7 @@ def choice() -> None:
         dist, d = tl.preview(model, settings)
     kept = tl.steps[tl.cursor] if tl.cursor < len(tl.steps) else None
     v = choice_view(dist, d, int(st.session_state[k("bars")]), (d.token,) + ((kept.token,) if kept else ()))
-    names, at = [gen.token_name(tok, i) for i in v.ids], v.ids.index(d.token)  # a byte token as <e6 88>
+    names, at = [token_label(tok, i) for i in v.ids], v.ids.index(d.token)  # a byte token as <e6 88>
     hide = presenter.hidden(predict, step_id)
     m = st.columns(4)
     m[0].metric(LAB["next_metric" if kept is None and not stopped else "settings_metric"],
@@ -141,7 +142,7 @@ def choice() -> None:
     charts.show(right, vg.cut_figure(v.curve, v.n_kept, settings.top_p, settings.top_k, lang()), key=k("cut_fig"),
                 name="sampling_cut")
     right.markdown(section(PAGE, "draw"))
-    seg = [None if t is None else gen.token_name(tok, t) for t, _, _ in v.segments]
+    seg = [None if t is None else token_label(tok, t) for t, _, _ in v.segments]
     landed = next(i for i, (t, _, _) in enumerate(v.segments) if t == d.token)
     charts.show(right, vg.draw_figure(seg, [s for _, s, _ in v.segments], [w for _, _, w in v.segments],
                                       None if dist.greedy else d.u, landed, names[at], lang()), key=k("draw_fig"),
@@ -164,8 +165,8 @@ with state.forward_gate():
 target = tl.steps[tl.cursor].token if tl.cursor < len(tl.steps) else None
 st.markdown(section(PAGE, "attention"))
 first = max(0, len(ctx) - WINDOW)
-charts.show(st, vg.newest_attention_figure(look.attention[:, :, first:], tok.token_labels(ctx)[first:], first, lang()),
-            key=k("attention_fig"), name="newest_token_attention", table=True)
+newest = vg.newest_attention_figure(look.attention[:, :, first:], tok.context_labels(ctx)[first:], first, lang())
+charts.show(st, newest, key=k("attention_fig"), name="newest_token_attention", table=True)
 if first:
     st.caption(text("attention_window", length=len(ctx), shown=len(ctx) - first))
 if Path(ATTENTION_PAGE).is_file():
@@ -186,7 +187,7 @@ else:
     who = section(PAGE, "lens_target_chosen" if target is not None else "lens_target_final")
     st.markdown(text("lens", target=f"'{gen.token_md(tok, lens.target)}' ({who})"))
     charts.show(st, vg.lens_figure(lens.layers, gen.lens_rows_tokens(lens, tok), lens.top_probs.numpy(),
-                                   gen.token_name(tok, lens.target), lens.target_probs.tolist(),
+                                   token_label(tok, lens.target), lens.target_probs.tolist(),
                                    lens.target_ranks.tolist(), lang()), key=k("lens_fig"), name="logit_lens")
 
 # --- timeline and branches --------------------------------------------------------------------

@@ -98,7 +98,7 @@ head = l2.selectbox(section(PAGE, "head"), [None, *range(cfg.n_head)], key=k("he
 rows = look.rows(layer, head)
 n_keys = rows.shape[1]
 first = max(0, n_keys - MAX_KEYS)
-fig = answer_attention_figure(rows[:, first:].numpy(), tok.token_labels(look.ids[:n_keys])[first:],
-                              tok.token_labels(answer), look.n_prompt, first, lang=lang())
+fig = answer_attention_figure(rows[:, first:].numpy(), tok.context_labels(look.ids[:n_keys])[first:],
+                              tok.context_labels(answer), look.n_prompt, first, lang=lang())
 charts.show(st, fig, key=k("look_fig"), name="answer_attention")
 st.caption(text("look_caption", shown=n_keys - first, total=n_keys, share=f"{look.share_on_prompt(layer, head):.0%}"))

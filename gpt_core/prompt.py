@@ -58,5 +58,5 @@ def run_prompt(bundle: ModelBundle, text: str, max_tokens: int | None = None) ->
         context=context,
         last_logits=logits[0, -1].detach().cpu(),
         cache=cache,
-        labels=tok.token_labels(ids),
+        labels=tok.context_labels(ids),
     )

@@ -210,8 +210,9 @@ class Tokenizer:
         """One display string per token; partial UTF-8 characters show as U+FFFD."""
         return [self.token_bytes(i).decode("utf-8", errors="replace") for i in ids]
 
-    def token_labels(self, ids: Iterable[int]) -> list[str]:
-        """One chart label per token: partial UTF-8 characters as the character and the part, "我(1/3)"."""
+    def context_labels(self, ids: Iterable[int]) -> list[str]:
+        """One chart label per token, read in its context: a token that is only part of a character as the
+        character and the part, "我(1/3)" (on its own, such a token is its bytes: embeddings.token_label)."""
         return part_labels([self.token_bytes(i) for i in ids])
 
     def pretokenize(self, text: str) -> list[str]:

@@ -108,14 +108,9 @@ def open_head(layer: int, head: int) -> None:
 
 
 # --- what the page shows ----------------------------------------------------------------------
-def token_name(tok: gpt_core.Tokenizer, token: int) -> str:
-    """One token on its own: its text, or its bytes in hex (<e6 88>) when it is only part of a character."""
-    return token_label(tok, token)
-
-
 def token_text(tok: gpt_core.Tokenizer, token: int) -> str:
     """A token as plain text, whitespace made visible (for metrics and figures)."""
-    return visible(token_name(tok, token))
+    return visible(token_label(tok, token))  # a byte token on its own as <e6 88>
 
 
 def token_md(tok: gpt_core.Tokenizer, token: int) -> str:
@@ -159,4 +154,4 @@ def branch_rows(tl: Timeline, tok: gpt_core.Tokenizer) -> list[dict]:
 
 
 def lens_rows_tokens(lens: Lens, tok: gpt_core.Tokenizer) -> list[list[str]]:
-    return [[token_name(tok, t) for t in row] for row in lens.top_ids.tolist()]
+    return [[token_label(tok, t) for t in row] for row in lens.top_ids.tolist()]
