@@ -14,7 +14,7 @@ from ui.text import label, labels
 
 links.read()  # a link's prompt, model, language and presenter mode, before anything uses them
 lang.init()  # the session's language, before anything is drawn
-st.set_page_config(page_title=label("common", "app_title"), layout="wide")
+st.set_page_config(page_title=label("common", "app_title"), page_icon="🔬", layout="wide")
 state.configure_torch()
 
 TITLES = labels("common", "pages")  # page titles in the session's language; url paths follow the file names

@@ -44,6 +44,15 @@ def instructions() -> list[tuple[str, str]]:
     return lines
 
 
+def with_defaults(text: str) -> str:
+    """``text`` with each build argument (``ARG NAME=default``, written ``${NAME}``) replaced by its default."""
+    for word, args in instructions():
+        if word == "ARG" and "=" in args:
+            name, _, default = args.partition("=")
+            text = text.replace(f'"${{{name}}}"', default).replace(f"${{{name}}}", default)
+    return text
+
+
 def ignored(path: str) -> bool:
     """Whether .dockerignore keeps ``path`` (relative, with /) out of the build context."""
     patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
@@ -74,7 +83,8 @@ def test_dockerfile_parses_and_has_every_part():
     words = [w for w, _ in found]
     assert set(words) <= {"FROM", "ENV", "WORKDIR", "COPY", "RUN", "USER", "EXPOSE", "HEALTHCHECK", "CMD", "ARG",
                           "LABEL"}
-    assert found[0] == ("FROM", "python:3.11-slim")
+    froms = [a for w, a in found if w == "FROM"]
+    assert len(froms) == 1 and with_defaults(froms[0]) == "python:3.11-slim"  # by default; ARG BASE_IMAGE for a mirror
     assert words.count("CMD") == 1 and words.count("HEALTHCHECK") == 1 and words[-1] == "CMD"
     assert ("EXPOSE", "8501") in found
     cmd = exec_form(dict(found)["CMD"])
@@ -94,7 +104,8 @@ def test_the_app_runs_as_a_user_that_is_not_root():
 
 def test_torch_is_the_pinned_cpu_build_and_requirements_stay_pinned():
     run = " ".join(a for w, a in instructions() if w == "RUN")
-    assert "--index-url https://download.pytorch.org/whl/cpu" in run and "pip install -r requirements.txt" in run
+    assert "--index-url https://download.pytorch.org/whl/cpu" in with_defaults(run)  # by default; ARG TORCH_INDEX_URL
+    assert "pip install -r requirements.txt" in run
     # the shell expression in the Dockerfile picks the torch pin from requirements.txt
     expr = run.split('"$(', 1)[1].split(')"', 1)[0]
     picked = subprocess.run(["sh", "-c", expr], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
@@ -193,10 +204,11 @@ def test_the_image_command_serves_the_app_and_the_healthcheck_sees_it(image_dir,
         port = s.getsockname()[1]
     found = dict(instructions())
     cmd = exec_form(found["CMD"])
-    cmd = [sys.executable, "-m", *cmd[:-1], "127.0.0.1", "--server.port", str(port)]  # the CMD, on a free port
+    cmd = [sys.executable, "-m", *cmd[:-1], "127.0.0.1"]  # the CMD, on loopback
     probe = exec_form(found["HEALTHCHECK"].split("CMD", 1)[1].strip())
-    probe = [sys.executable if w == "python" else w.replace(":8501/", f":{port}/") for w in probe]
-    env = image_env(tmp_path / "home")
+    probe = [sys.executable if w == "python" else w for w in probe]
+    # on a free port, set as README tells (-e STREAMLIT_SERVER_PORT=...): the server and the probe both follow it
+    env = image_env(tmp_path / "home", {"STREAMLIT_SERVER_PORT": str(port)})
     server = subprocess.Popen(cmd, cwd=image_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(120):
