@@ -33,13 +33,14 @@ run = state.run_or_stop(section(PAGE, "empty"))
 src = state.source(state.active_model())
 model, tok, cfg = bundle.model, bundle.tokenizer, bundle.model.config
 T = len(run.ids)
-labels = [emb.token_label(tok, i) for i in run.ids]  # partial UTF-8 characters as <hex bytes>
+labels = [emb.token_label(tok, i) for i in run.ids]  # a token's own row: partial UTF-8 characters as <hex bytes>
+context = run.labels  # a position in this text: a byte token reads as its character's part, 我(1/3)
 if run.truncated:
     st.warning(section(PAGE, "truncated").format(n=T, last=T - 1))
 
 
 def token_name(i: int) -> str:
-    return f"#{i} {visible(labels[i])}"
+    return f"#{i} {visible(context[i])}"
 
 
 @st.fragment
@@ -166,7 +167,7 @@ def residual_view() -> None:
     r = residual(src, state.prompt())
     start, stop = window("res.window", T)
     log = st.toggle(label("res_log"), key=key("res.log"))
-    charts.show(st, ev.residual_heatmap(r.resid[:, start:stop], labels[start:stop], start, log, lang()),
+    charts.show(st, ev.residual_heatmap(r.resid[:, start:stop], context[start:stop], start, log, lang()),
                 key=key("res.fig"), name="residual_norms")
     st.markdown(section(PAGE, "contributions"))
     average = label("res_average")  # in this run's language
@@ -177,7 +178,7 @@ def residual_view() -> None:
     st.caption(section(PAGE, "residual_check").format(err=ev.difference(r.max_error, lang())))
     stages, blocks = ev.stage_labels(cfg.n_layer, lang()), [label("block_name", i=i + 1) for i in range(cfg.n_layer)]
     parts = list(zip(attn.tolist(), mlp.tolist(), strict=True))
-    tokens = ev.row_labels(labels[start:stop], run.ids[start:stop], start)
+    tokens = ev.row_labels(context[start:stop], run.ids[start:stop], start)
     csv_buttons([(label("csv_residual"), ev.matrix_csv(r.resid[:, start:stop], stages, tokens, label("corner_stage")),
                   "residual_norms"),
                  (label("csv_blocks"), ev.matrix_csv(parts, blocks, [label("col_attention"), label("col_mlp")],

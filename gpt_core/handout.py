@@ -22,6 +22,7 @@ from .tokenizer import Tokenizer
 class HandoutData:
     prompt: str  # the text as typed (the handout escapes it)
     tokens: list[str]  # the tokens the model read
+    labels: list[str]  # the same in context: a token that is part of a character reads "我(1/3)"
     ids: list[int]
     dropped: int  # tokens cut from the start to fit the context
     model: str  # the model's name
@@ -56,9 +57,9 @@ def handout_data(run: PromptRun, tokenizer: Tokenizer, prompt: str, model: str, 
     pattern = run.cache.pattern(layer)[head].float()  # (T, T)
     top = top_next_tokens(run.last_logits, tokenizer, k)
     return HandoutData(
-        prompt=prompt, tokens=list(run.tokens), ids=list(run.ids), dropped=run.truncated, model=model,
-        layer=layer, head=head, n_layer=run.cache.n_layer, n_head=run.cache.pattern(layer).shape[0], query=query,
-        d_k=work.d_k, cells=[am.work_cell(work, query, j) for j in range(query + 1)],
+        prompt=prompt, tokens=list(run.tokens), labels=list(run.labels), ids=list(run.ids), dropped=run.truncated,
+        model=model, layer=layer, head=head, n_layer=run.cache.n_layer, n_head=run.cache.pattern(layer).shape[0],
+        query=query, d_k=work.d_k, cells=[am.work_cell(work, query, j) for j in range(query + 1)],
         z=work.z[query].double().numpy(), pattern=pattern.double().numpy(), start=start, stop=stop,
         check=am.max_difference(work.pattern, pattern),
         next_tokens=[c.text for c in top], next_ids=[c.token for c in top], next_probs=[c.prob for c in top],

@@ -170,6 +170,14 @@ def test_handout_speaks_chinese_with_the_same_sections(bundle):
     assert set(labels("charts", "labels", "en")) == set(labels("charts", "labels", "zh"))
 
 
+def test_handout_names_a_split_character_by_its_part(bundle):
+    """The worked table and the pattern's rows read "我(1/3)" for a token that is a third of 我, not "�"."""
+    run, data, page = handout_for(bundle, "我 ok")
+    assert data.labels[:3] == ["我(1/3)", "我(2/3)", "我(3/3)"] and data.tokens[0] == "\ufffd"
+    assert "#0 我(1/3)" in page and "#2 我(3/3)" in page
+    assert "\ufffd" not in page.split("<table class='work'", 1)[1]  # no replacement character after the chips
+
+
 def test_handout_colours_run_light_to_dark_from_zero():
     shades = [colour(t / 10) for t in range(11)]
     lightness = [sum(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in shades]

@@ -237,3 +237,17 @@ def test_home_links_the_vectors_step_to_this_page(tiny_model_dir):
     at.switch_page("app_pages/home.py").run()
     links = [json.loads(json.dumps(el.proto.page)) for el in at.get("page_link")]
     assert any(link.endswith("embeddings.py") or "embeddings" in link for link in links)
+
+
+def test_positions_in_the_text_read_as_characters_and_a_tokens_own_row_as_its_bytes(tiny_model_dir):
+    """A Chinese character split into byte tokens: the residual stream (positions in this text) names the
+    character and the part; the lookup rows (one row serves every character starting with those bytes) the bytes."""
+    at = open_page("我 ok")
+    assert not at.exception and not at.error
+    figs = charts(at)
+    residual_x = figs["res.fig"]["data"][0]["x"]
+    assert residual_x[:3] == ["#0 我(1/3)", "#1 我(2/3)", "#2 我(3/3)"]
+    lookup = json.dumps(figs["lookup.fig"])
+    assert "\\u6211(1/3)" not in lookup and "e6" in lookup  # the token rows keep the bytes
+    picks = widget(at, "selectbox", "res.token").options
+    assert "#0 我(1/3)" in picks

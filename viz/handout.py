@@ -161,7 +161,7 @@ def _formula_section(d, lab: dict, text: dict) -> str:
     best = max(range(q + 1), key=lambda j: d.cells[j].weight)
     first = d.cells[0]
     root = math.sqrt(d.d_k)
-    query_token = f"“{visible(d.tokens[q])}”"
+    query_token = f"“{visible(d.labels[q])}”"
     out = [f"<h2>{_escape(lab['h_formula'])}</h2>", prose(text["formula"], d_k=d.d_k),
            '<div class="formula">Attention(Q, K, V) = softmax( QKᵀ / √d<sub>k</sub> + M ) V</div>',
            prose(text["mask"]),
@@ -175,7 +175,7 @@ def _formula_section(d, lab: dict, text: dict) -> str:
         c = d.cells[j]
         cls = ' class="best"' if j == best else ""
         rows.append(f'<tr{cls} data-key="{j}" data-weight="{c.weight:.8f}"><td>{j}</td>'
-                    f'<td class="tok">{_tok(d.tokens[j])}</td><td class="num">{_num(c.dot.total)}</td>'
+                    f'<td class="tok">{_tok(d.labels[j])}</td><td class="num">{_num(c.dot.total)}</td>'
                     f'<td class="num">{_num(c.scaled)}</td><td class="num">+ 0</td>'
                     f'<td class="num">{_num(c.exp)}</td><td class="num">{_num(c.weight)}</td></tr>')
     if summed:
@@ -196,7 +196,7 @@ def _formula_section(d, lab: dict, text: dict) -> str:
     out.append("".join(rows))
 
     c = d.cells[best]
-    key_token = f"“{visible(d.tokens[best])}”"
+    key_token = f"“{visible(d.labels[best])}”"
     out.append(prose(text["dot"], key_token=key_token, key=best))
     terms = [f"{_factor(float(c.dot.q[i]))} × {_factor(float(c.dot.k[i]))}" for i in c.dot.shown]
     if c.dot.n_hidden:
@@ -231,7 +231,7 @@ def _pattern_section(d, lab: dict, text: dict) -> str:
                f'<span>{_escape(lab["legend_high"].format(high=_num(high, 3)))}</span></div>')
     numbers = S <= NUMBERS_IN_CELLS
     cell = "26px" if numbers else ("14px" if S <= 40 else "10px")
-    head = "".join(f'<th scope="col" title="{_tok(d.tokens[d.start + j])}">{d.start + j}</th>' for j in range(S))
+    head = "".join(f'<th scope="col" title="{_tok(d.labels[d.start + j])}">{d.start + j}</th>' for j in range(S))
     rows = [f'<table class="map" style="--cell:{cell}" aria-label="{_escape(lab["h_pattern"])}">'
             f"<thead><tr><th></th>{head}</tr></thead><tbody>"]
     for i in range(S):
@@ -244,12 +244,12 @@ def _pattern_section(d, lab: dict, text: dict) -> str:
                 continue
             v = float(w[i, j])
             level = round(v / high * (LEVELS - 1))
-            tip = f"#{qi} {visible(d.tokens[qi])} → #{kj} {visible(d.tokens[kj])}: {v:.4f}"
+            tip = f"#{qi} {visible(d.labels[qi])} → #{kj} {visible(d.labels[kj])}: {v:.4f}"
             shown = f"{v:.2f}".lstrip("0") if numbers else ""
             cells.append(f'<td class="b{level}" data-q="{qi}" data-k="{kj}" data-w="{v:.6f}" '
                          f'title="{_escape(tip)}">{shown}</td>')
         cls = ' class="q"' if qi == d.query else ""
-        rows.append(f'<tr{cls}><th scope="row" class="rowh">#{qi} {_tok(d.tokens[qi])}</th>{"".join(cells)}</tr>')
+        rows.append(f'<tr{cls}><th scope="row" class="rowh">#{qi} {_tok(d.labels[qi])}</th>{"".join(cells)}</tr>')
     rows.append("</tbody></table>")
     out.append("".join(rows))
     return "".join(out)
