@@ -133,6 +133,15 @@ def build_models() -> tuple[object, GPT]:
     return hf, ours
 
 
+def multiplies_in_order(model: GPT) -> list[Linear]:
+    """Every weight matrix a forward pass multiplies by, in the order it does: per block Q/K/V, the attention
+    output projection, the MLP's two layers; then the unembedding."""
+    layers = []
+    for block in model.transformer.h:
+        layers += [block.attn.c_attn, block.attn.c_proj, block.mlp.c_fc, block.mlp.c_proj]
+    return layers + [model.lm_head]
+
+
 def random_ids(T: int, vocab: int) -> torch.Tensor:
     return torch.randint(0, vocab, (1, T), generator=torch.Generator().manual_seed(T))
 
@@ -158,16 +167,26 @@ def forward_section(hf, ours: GPT, lengths: list[int], repeat: int, warmup: int,
         def plain(idx=idx):
             return ours(idx)
 
+        layers = multiplies_in_order(ours)
+        inputs = [torch.randn(1, T, lin.in_features, generator=torch.Generator().manual_seed(i))
+                  for i, lin in enumerate(layers)]
+
+        def multiplies(layers=layers, inputs=inputs):  # the pass's weight multiplies alone, in its order
+            for lin, x in zip(layers, inputs, strict=True):
+                lin(x)
+
         with torch.inference_mode():
-            t_ours, t_hf, t_mm, t_plain = medians([mine, theirs, mm, plain], repeat, warmup)
+            t_ours, t_hf, t_mm, t_plain, t_lin = medians([mine, theirs, mm, plain, multiplies], repeat, warmup)
             out, (logits, cache) = theirs(), mine()
         d_logits = (logits - out.logits).abs().max().item()
         d_pattern = max((cache.pattern(i) - a[0]).abs().max().item() for i, a in enumerate(out.attentions))
         flops = forward_flops(cfg, T)
         rate = max(rate_alone, mm_flops / t_mm / 1e9)
         ideal = sum(flops.values()) / (rate * 1e9)
+        lin_flops = sum(2 * T * lin.in_features * lin.out_features for lin in layers)
         rows.append(dict(T=T, flops=flops, rate=rate, ideal=ideal, ours=t_ours, hf=t_hf, plain=t_plain,
-                         d_logits=d_logits, d_pattern=d_pattern, read=read))
+                         d_logits=d_logits, d_pattern=d_pattern, read=read, lin=t_lin,
+                         lin_ideal=lin_flops / (rate * 1e9)))
     return rows
 
 
@@ -196,11 +215,20 @@ def print_forward(rows: list[dict]) -> None:
               f"{r['plain'] * 1e3:15.1f}{r['d_logits']:13.1e}{r['d_pattern']:15.1e}")
     print("   (no-capture: our plain forward, fused attention, nothing kept; Δ: ours minus transformers' outputs)")
     print("\n   the same against the FLOP time plus one read of every weight at the measured bandwidth")
-    print("   (the time a pass needs if reading the weights from memory does not overlap the arithmetic):")
-    print("   " + "tokens".rjust(6) + "ideal + read ms".rjust(17) + "ours / that".rjust(13) + "HF / that".rjust(11))
+    print("   (the time a pass needs if reading the weights from memory does not overlap the arithmetic), and the")
+    print("   pass's weight multiplies alone (our 49 linear layers, one after another as in a pass, on inputs of the")
+    print("   pass's shapes, no other operation; their share of the ideal is the ideal less QKᵀ and pattern·V):")
+    head = ("tokens", "ideal + read ms", "ours / that", "HF / that", "multiplies ms", "÷ their ideal",
+            "ours less them ms", "1.5×ideal less them ms")
+    widths = (6, 17, 13, 11, 15, 15, 19, 24)
+    print("   " + "".join(h.rjust(w) for h, w in zip(head, widths, strict=True)))
     for r in rows:
         floor = r["ideal"] + r["read"]
-        print("   " + f"{r['T']:6d}{floor * 1e3:17.1f}{r['ours'] / floor:13.2f}{r['hf'] / floor:11.2f}")
+        print("   " + f"{r['T']:6d}{floor * 1e3:17.1f}{r['ours'] / floor:13.2f}{r['hf'] / floor:11.2f}"
+              f"{r['lin'] * 1e3:15.1f}{r['lin'] / r['lin_ideal']:15.2f}{(r['ours'] - r['lin']) * 1e3:19.1f}"
+              f"{(TARGET_VS_FLOPS * r['ideal'] - r['lin']) * 1e3:24.1f}")
+    print(f"   (ours less them: the time our pass spends outside those multiplies; {TARGET_VS_FLOPS}×ideal less them:")
+    print("   what the target leaves for it)")
 
 
 def generation_section(hf, ours: GPT, n: int, repeat: int, warmup: int) -> dict:
