@@ -24,6 +24,7 @@ class HandoutData:
     tokens: list[str]  # the tokens the model read
     labels: list[str]  # the same in context: a token that is part of a character reads "我(1/3)"
     ids: list[int]
+    raw: list[bytes]  # each token's bytes: the chips box a character split between tokens
     dropped: int  # tokens cut from the start to fit the context
     model: str  # the model's name
     layer: int  # counted from 0
@@ -58,7 +59,8 @@ def handout_data(run: PromptRun, tokenizer: Tokenizer, prompt: str, model: str, 
     top = top_next_tokens(run.last_logits, tokenizer, k)
     return HandoutData(
         prompt=prompt, tokens=list(run.tokens), labels=list(run.labels), ids=list(run.ids), dropped=run.truncated,
-        model=model, layer=layer, head=head, n_layer=run.cache.n_layer, n_head=run.cache.pattern(layer).shape[0],
+        raw=[tokenizer.token_bytes(i) for i in run.ids], model=model, layer=layer, head=head,
+        n_layer=run.cache.n_layer, n_head=run.cache.pattern(layer).shape[0],
         query=query, d_k=work.d_k, cells=[am.work_cell(work, query, j) for j in range(query + 1)],
         z=work.z[query].double().numpy(), pattern=pattern.double().numpy(), start=start, stop=stop,
         check=am.max_difference(work.pattern, pattern),

@@ -47,6 +47,20 @@ def test_chips_and_labels_escape_every_case(case):
         assert "<" not in label and ">" not in label
 
 
+def test_chips_box_a_split_character_and_escape_it():
+    """Bytes of one character split over chips are boxed with the character; the box's text is escaped too."""
+    raw = [b"<", b"\xe6", b"\x88", b"\x91", b"\xf0\x9f", b"\x99\x82", b"ok"]
+    tokens = [r.decode("utf-8", errors="replace") for r in raw]
+    body = chips_html(tokens, list(range(len(raw))), raw)
+    parsed = Text(body)
+    assert parsed.text == "<���= 我���= 🙂ok" and "&lt;" in body
+    assert body.count('class="tok-char"') == 2 and 'title="tokens 1–3 together make 我"' in body
+    assert 'title="tokens 4–5 together make 🙂"' in body
+    assert chips_html(tokens, list(range(len(raw)))).count("tok-char") == 0  # without the bytes: no boxes
+    unfinished = chips_html(["\ufffd", "\ufffd"], [1, 2], [b"\xe6", b"\x88"])  # a character cut off at the end
+    assert unfinished.count('class="tok-char"') == 1
+
+
 def test_an_override_in_the_prompt_cannot_turn_the_answer_around():
     body = answer_html("ROMEO. \u202eBut soft", False, ["on", " which"])
     parsed = Text(body)

@@ -175,6 +175,7 @@ def test_handout_names_a_split_character_by_its_part(bundle):
     run, data, page = handout_for(bundle, "我 ok")
     assert data.labels[:3] == ["我(1/3)", "我(2/3)", "我(3/3)"] and data.tokens[0] == "\ufffd"
     assert "#0 我(1/3)" in page and "#2 我(3/3)" in page
+    assert page.count('class="tok-char"') == 1 and "= 我</span>" in page  # the chips box the character too
     assert "\ufffd" not in page.split("<table class='work'", 1)[1]  # no replacement character after the chips
 
 

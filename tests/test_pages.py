@@ -95,6 +95,19 @@ def test_overview_shows_the_prompt_tokens_as_chips(tiny_model_dir):
     assert [m.value for m in at.metric][:2] == [f"{len(PROMPT)}", f"{len(ids)}"]
 
 
+def test_overview_boxes_the_chips_of_a_split_character_with_the_character(tiny_model_dir):
+    """The shipped kind of tokenizer splits 我 into three byte tokens: three chips of �, boxed together with "= 我"."""
+    at = open_page("app_pages/overview.py", "我 ok")
+    chips = at.html[0].value
+    tok = get_tokenizer("shakespeare_bpe")
+    assert [tok.token_bytes(i) for i in tok.encode("我")] == [bytes([b]) for b in "我".encode()]  # the premise
+    assert chips.count('class="tok-char"') == 1 and chips.count('class="tok"') == len(tok.encode("我 ok"))
+    box = chips.split('class="tok-char"', 1)[1].split('class="tok-whole"', 1)[0]  # the box, up to its label
+    assert 'title="tokens 0–2 together make 我"' in box and box.count('class="tok"') == 3
+    assert '<span class="tok-whole" style="padding:0 3px 0 2px">= 我</span></span>' in chips
+    assert "boxed together" in " ".join(c.value for c in at.caption)
+
+
 def test_overview_layer_and_head_pickers_change_the_heatmap(tiny_model_dir):
     at = open_page("app_pages/overview.py", PROMPT)
     first = heatmap_z(at)

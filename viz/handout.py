@@ -142,7 +142,7 @@ def _text_section(d, lab: dict, text: dict, lang: str) -> str:
     out.append(prose(text["text"], n=len(d.tokens)))
     if d.dropped:
         out.append(prose(text["dropped"], context=len(d.tokens), dropped=d.dropped, n=len(d.tokens)))
-    out.append(chips_html(d.tokens, d.ids, lang=lang))
+    out.append(chips_html(d.tokens, d.ids, d.raw, lang=lang))
     return "".join(out)
 
 

@@ -6,6 +6,8 @@ import html
 import unicodedata
 from collections.abc import Sequence
 
+from gpt_core.tokenizer import whole_characters
+
 from .catalog import FALLBACK, words
 
 # Okabe–Ito colours (safe for the common kinds of colour blindness). Chips use them as a
@@ -49,6 +51,11 @@ def _chip_body(token: str) -> str:
     return "".join(out)
 
 
+# The box around the chips of one character split between tokens: a thin frame in the text's own colour.
+_GROUP_STYLE = ("display:inline-block;border:1px solid currentColor;border-radius:6px;padding:0 1px;margin:0 2px;"
+                "white-space:nowrap")
+
+
 def chips_html(
     tokens: Sequence[str], ids: Sequence[int], raw: Sequence[bytes] | None = None, first_position: int = 0,
     lang: str = FALLBACK,
@@ -56,14 +63,23 @@ def chips_html(
     """One chip per token, neighbours in different colours, position and id on hover.
 
     ``raw`` (each token's bytes) adds the bytes to the hover text of tokens that are only part
-    of a UTF-8 character, which show as �. A chip that ends a line is followed by a line break,
-    so the chips keep the text's layout.
+    of a UTF-8 character, which show as �, and boxes the chips that make one character between
+    them together with that character ("= 我"). A chip that ends a line is followed by a line
+    break, so the chips keep the text's layout.
     """
     if len(tokens) != len(ids) or (raw is not None and len(raw) != len(ids)):
         raise ValueError(f"chips_html needs one id (and byte string) per token: got {len(tokens)} tokens, "
                          f"{len(ids)} ids.")
     chips, w = [], words("tokens", lang)
+    groups = {first: (stop, text) for first, stop, text in whole_characters(raw) if stop - first > 1} if raw else {}
+    close_at: dict[int, str] = {}  # the last chip of a split character -> what closes its box
     for i, (tok, tid) in enumerate(zip(tokens, ids, strict=True)):
+        if i in groups:
+            stop, text = groups[i]
+            title = w["char_group"].format(first=first_position + i, last=first_position + stop - 1, text=visible(text))
+            chips.append(f'<span class="tok-char" title="{html.escape(title, quote=True)}" style="{_GROUP_STYLE}">')
+            close_at[stop - 1] = (f'<span class="tok-whole" style="padding:0 3px 0 2px">= {_chip_body(text)}</span>'
+                                  "</span>")
         colour = PALETTE[i % len(PALETTE)]
         hover = w["chip"].format(position=first_position + i, id=int(tid))
         if raw is not None and "\ufffd" in tok:
@@ -74,6 +90,8 @@ def chips_html(
             "padding:1px 3px;margin:2px 1px;display:inline-block;white-space:pre"
         )
         chips.append(f'<span class="tok" title="{title}" style="{style}">{_chip_body(tok)}</span>')
+        if i in close_at:
+            chips.append(close_at.pop(i))
         if tok.endswith("\n"):
             chips.append("<br>")
     return (
