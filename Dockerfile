@@ -40,4 +40,6 @@ EXPOSE 8501
 # The probe asks the port the server listens on: 8501, or STREAMLIT_SERVER_PORT where that is set (-e).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import os, sys, urllib.request as u; port = os.environ.get('STREAMLIT_SERVER_PORT', '8501'); sys.exit(u.urlopen(f'http://127.0.0.1:{port}/_stcore/health', timeout=4).read() != b'ok')"]
-CMD ["streamlit", "run", "app.py", "--server.headless", "true", "--server.address", "0.0.0.0"]
+# --browser.serverAddress: the start-up message names localhost (the address with -p 8501:8501) instead of
+# Streamlit looking the machine's public address up on the internet.
+CMD ["streamlit", "run", "app.py", "--server.headless", "true", "--browser.serverAddress", "localhost", "--server.address", "0.0.0.0"]

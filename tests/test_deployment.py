@@ -88,7 +88,8 @@ def test_dockerfile_parses_and_has_every_part():
     assert words.count("CMD") == 1 and words.count("HEALTHCHECK") == 1 and words[-1] == "CMD"
     assert ("EXPOSE", "8501") in found
     cmd = exec_form(dict(found)["CMD"])
-    assert cmd == ["streamlit", "run", "app.py", "--server.headless", "true", "--server.address", "0.0.0.0"]
+    assert cmd == ["streamlit", "run", "app.py", "--server.headless", "true", "--browser.serverAddress", "localhost",
+                   "--server.address", "0.0.0.0"]  # a named address: no look-up of a public one at start
 
 
 def test_the_app_runs_as_a_user_that_is_not_root():
