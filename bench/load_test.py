@@ -2,8 +2,10 @@
 
     python bench/load_test.py [--sessions 30] [--model default|gpt2-small-random|tiny|FOLDER]
                               [--pages overview,tokens,attention,generation] [--cold] [--think S]
+                              [--url http://127.0.0.1:8501 [--server-pid PID]]
 
-Starts the app server (``streamlit run app.py``, headless, on a free loopback port) and drives N
+Starts the app server (``streamlit run app.py``, headless, on a free loopback port; or, with --url, uses
+one already running, such as the Docker image, with the model it serves) and drives N
 websocket sessions at once, each one a browser tab as bench/stclient.py speaks it: open the app (the
 Home page, default prompt), type its own prompt (a different passage of the corpus per session; the
 Home page reruns with it), then visit each page in --pages in turn. Prints:
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -281,11 +284,14 @@ def report(summary: dict, students: list[Student], model: str, limits: bool) -> 
     ratio = summary["max_over_median_wait"]
     print(f"  median {summary['median_wait_s']} s, max {summary['max_wait_s']} s, max / median {ratio} "
           f"(no session starved: at most {STARVATION_LIMIT})")
-    print(f"server memory (RSS of its process tree): {summary['server_rss_start_mb']} MB before the class, "
-          f"peak {summary['server_rss_peak_mb']} MB")
     cpu, wall = summary["server_cpu_s"], summary["class_wall_s"]
-    print(f"server CPU time for the class: {cpu} s in {wall} s ({cpu / wall if wall else 0:.2f} cores busy on average; "
-          f"machine load average {os.getloadavg()[0]:.1f} at the end)")
+    if summary["server_rss_peak_mb"]:
+        print(f"server memory (RSS of its process tree): {summary['server_rss_start_mb']} MB before the class, "
+              f"peak {summary['server_rss_peak_mb']} MB")
+        print(f"server CPU time for the class: {cpu} s in {wall} s ({cpu / wall if wall else 0:.2f} cores busy on "
+              f"average; machine load average {os.getloadavg()[0]:.1f} at the end)")
+    else:
+        print("server memory and CPU time: not measured (a server elsewhere; --server-pid gives its process)")
     ok = summary["errors"] == 0 and ratio is not None and ratio <= STARVATION_LIMIT
     if limits:
         ok = ok and summary["median_s"] < MEDIAN_LIMIT_S and summary["server_rss_peak_mb"] * 1e6 < MEMORY_LIMIT
@@ -297,12 +303,21 @@ def report(summary: dict, students: list[Student], model: str, limits: bool) -> 
 
 
 def run_load(sessions: int, pages: list[str], model: str = "default", page_timeout: float = 120.0,
-             time_limit: float = 900.0, warm: bool = True, log: Path | None = None, think: float = 0.0
-             ) -> tuple[dict, list[Student]]:
-    """Start the server, drive the class through it, stop the server; return the summary and the sessions."""
+             time_limit: float = 900.0, warm: bool = True, log: Path | None = None, think: float = 0.0,
+             url: str | None = None, server_pid: int | None = None) -> tuple[dict, list[Student]]:
+    """Start the server, drive the class through it, stop the server; return the summary and the sessions.
+
+    With ``url``, drive a server that is already running there instead (a Docker container, say), with
+    the model it serves; ``server_pid``, its process as this machine sees it, for memory and CPU time."""
+    prompts = student_prompts(sessions)
+    if url is not None:
+        ws_url = url.rstrip("/").replace("http", "ws", 1) + "/_stcore/stream"
+        with MemorySampler(server_pid) if server_pid else contextlib.nullcontext() as memory:
+            start_rss = memory.sample() if memory else 0
+            lesson = asyncio.run(drive(ws_url, prompts, pages, page_timeout, time_limit, warm, server_pid, think))
+        return summarize(lesson, memory.peak if memory else 0, start_rss), lesson.students
     folder = model_folder(model)
     env = {"GPT_EXPLAINER_DEFAULT_MODEL": folder} if folder else {}
-    prompts = student_prompts(sessions)
     with AppServer(env, log=log) as server:
         with MemorySampler(server.proc.pid) as memory:
             start_rss = memory.sample()
@@ -325,6 +340,11 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=900.0, help="seconds the whole class may take")
     ap.add_argument("--log", type=Path, help="write the server's output here")
     ap.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
+    ap.add_argument("--url", help="drive the app already served there (e.g. http://127.0.0.1:8501 from "
+                                  "`docker run -p 8501:8501 ...`) instead of starting one; it serves its own model")
+    ap.add_argument("--server-pid", type=int,
+                    help="with --url: the server's process id on this machine, for its memory and CPU time "
+                         "(a container's: docker inspect --format '{{.State.Pid}}' NAME)")
     args = ap.parse_args()
     if not 1 <= args.sessions <= 200:
         ap.error("--sessions must be between 1 and 200")
@@ -332,10 +352,11 @@ def main() -> None:
     t = time.monotonic()
     try:
         summary, students = run_load(args.sessions, pages, args.model, args.page_timeout, args.time_limit,
-                                     not args.cold, args.log, args.think)
+                                     not args.cold, args.log, args.think, args.url, args.server_pid)
     except RuntimeError as e:  # the server did not start, or the app did not open for the teacher
         sys.exit(f"load test stopped: {e}")
-    ok = report(summary, students, args.model, limits=args.model == "default")
+    ok = report(summary, students, args.model if args.url is None else f"the one served at {args.url}",
+                limits=args.model == "default" and (args.url is None or args.server_pid is not None))
     print(f"({time.monotonic() - t:.0f} s in all)")
     if args.json:
         print(json.dumps({**summary, "targets_met": ok}))
