@@ -29,3 +29,18 @@ def test_four_sessions_at_once_each_get_their_pages_without_errors(tmp_path):
         overview = s.runs[2]
         assert f"{len(s.prompt):,}" in overview.metrics.values()  # its own prompt's length, not another's
     assert summary["server_rss_peak_mb"] > 0
+
+
+def test_a_server_already_running_is_driven_by_its_url(tmp_path):
+    """--url: the class goes to a server started elsewhere (as the Docker image is); --server-pid measures it."""
+    from bench.stclient import AppServer
+
+    torch.manual_seed(0)
+    folder = save_checkpoint(GPT(TINY), tmp_path / "tiny", "shakespeare_bpe", {"name": "tiny test model"})
+    with AppServer({"GPT_EXPLAINER_DEFAULT_MODEL": str(folder)}) as server:
+        summary, students = run_load(2, ["overview"], page_timeout=120, time_limit=300, url=server.url)
+        assert summary["errors"] == 0 and summary["server_rss_peak_mb"] == 0  # nothing to measure without a pid
+        assert all(r.got_page for s in students for r in s.runs)
+        measured, _ = run_load(2, ["overview"], page_timeout=120, time_limit=300, url=server.url,
+                               server_pid=server.proc.pid)
+    assert measured["errors"] == 0 and measured["server_rss_peak_mb"] > 0
