@@ -67,7 +67,7 @@ SPECS: dict[str, TokenizerSpec] = {
     for spec in [
         TokenizerSpec(
             "shakespeare_bpe",
-            "Shakespeare BPE, 1,024 tokens (default model)",
+            "Shakespeare BPE (shakespeare_bpe)",  # no words in the label: it is shown as is in every language
             "shakespeare_bpe.tiktoken",
             "283397af5d38a054550f4bda618ba97345a93aeed70078a98904fc7c7e8964c0",
             GPT2_PAT_STR,
