@@ -30,7 +30,15 @@ GPT2_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 
 
 class ModelNotAvailable(LookupError):
-    """The weights asked for are not on this machine; the message says how to get them."""
+    """The weights asked for are not on this machine; the message says how to get them.
+
+    ``reason`` names the case and ``details`` holds its values (all strings), so that an interface can say
+    the same in its own language; the message itself is English.
+    """
+
+    def __init__(self, message: str, reason: str = "", **details: str) -> None:
+        super().__init__(message)
+        self.reason, self.details = reason, details
 
 
 class NotEnoughMemory(ModelNotAvailable):
@@ -120,9 +128,10 @@ def find_weights(name: str) -> Path:
             f"The {name} weights are not on this machine. On a machine with internet access, run "
             f"`python -m gpt_core.download {name}`; it saves them in {models_dir() / name}, where the app "
             f"finds them. Or point {MODELS_DIR_ENV} at a folder holding {name}/config.json and "
-            f"{name}/model.safetensors."
+            f"{name}/model.safetensors.",
+            "weights_missing", name=name, folder=str(models_dir() / name), env=MODELS_DIR_ENV,
         )
-    raise ModelNotAvailable(f"No model named {name!r} and no folder at that path.")
+    raise ModelNotAvailable(f"No model named {name!r} and no folder at that path.", "no_model", name=repr(name))
 
 
 def peek_config(folder: Path) -> GPTConfig:
@@ -143,18 +152,23 @@ def check_memory(config: GPTConfig, device: torch.device, label: str = "This mod
         return
     gb = 1e9
     need, free = loading_peak_bytes(config), available_memory()
+    params = f"{count_parameters(config)['total']:,}"
     if free is not None and need > free:
         raise NotEnoughMemory(
-            f"{label} needs about {need / gb:.1f} GB of memory while loading ({count_parameters(config)['total']:,} "
+            f"{label} needs about {need / gb:.1f} GB of memory while loading ({params} "
             f"parameters × 4 bytes, held twice while the file is copied into the model) but this machine has "
             f"{free / gb:.1f} GB free. Close other programs or choose a smaller model; set "
-            f"{SKIP_MEMORY_CHECK_ENV}=1 to try anyway."
+            f"{SKIP_MEMORY_CHECK_ENV}=1 to try anyway.",
+            "memory", model=label, need=f"{need / gb:.1f}", params=params, free=f"{free / gb:.1f}",
+            env=SKIP_MEMORY_CHECK_ENV,
         )
     on_device, free_dev = count_parameters(config)["total"] * FP32, free_device_memory(device)
     if free_dev is not None and on_device > free_dev:
         raise NotEnoughMemory(
             f"{label} needs {on_device / gb:.1f} GB on {device} for its weights but only {free_dev / gb:.1f} GB is "
-            f"free there. Set GPT_EXPLAINER_DEVICE=cpu to run it on the processor instead."
+            f"free there. Set GPT_EXPLAINER_DEVICE=cpu to run it on the processor instead.",
+            "device_memory", model=label, need=f"{on_device / gb:.1f}", device=str(device),
+            free=f"{free_dev / gb:.1f}",
         )
 
 

@@ -219,8 +219,13 @@ def test_a_model_too_large_for_free_memory_is_refused_before_loading(hub, monkey
     dl.download("gpt2")
     monkeypatch.setattr(gpt_core.loading, "available_memory", lambda: 10_000_000)
     monkeypatch.setattr(gpt_core.loading, "load_hf_folder", lambda folder: pytest.fail("loading started"))
-    with pytest.raises(NotEnoughMemory, match="needs about .* GB of memory .* this machine has 0.0 GB free"):
+    with pytest.raises(NotEnoughMemory, match="needs about .* GB of memory .* this machine has 0.0 GB free") as e:
         gpt_core.load_model("gpt2", device="cpu")
+    from ui.text import _labels
+
+    assert e.value.reason == "memory"  # the sidebar says it in the session's language from these values
+    assert _labels("common", "labels", "en")["error_memory"].format(**e.value.details) == str(e.value)
+    assert "0.0 GB 空闲" in _labels("common", "labels", "zh")["error_memory"].format(**e.value.details)
 
 
 def test_the_memory_check_can_be_skipped(hub, monkeypatch):
@@ -260,6 +265,44 @@ def test_picker_offline_says_the_weights_are_not_here_and_the_command(tiny_model
     errors = " ".join(e.value for e in at.sidebar.error)
     assert "Could not reach the Hugging Face Hub" in errors and "python -m gpt_core.download gpt2" in errors
     assert not at.exception
+
+
+def test_the_missing_weights_are_explained_in_the_sessions_language(tiny_model_dir, tmp_path, monkeypatch):
+    """The core names the case (ModelNotAvailable.reason); the sidebar says it in Chinese, and again in English
+    after a switch of language, since the words are looked up when the notice is drawn."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.delenv("GPT_EXPLAINER_MODELS_DIR", raising=False)
+    at = _app()
+    at.segmented_control(key="lang").set_value("zh").run()
+    at.selectbox(key="model").set_value("gpt2").run()
+    assert not at.exception
+    notice = " ".join(i.value for i in at.sidebar.info)
+    assert "这台机器上没有 gpt2 的权重" in notice and "`python -m gpt_core.download gpt2`" in notice
+    assert "not on this machine" not in notice
+    at.segmented_control(key="lang").set_value("en").run()
+    assert "The gpt2 weights are not on this machine" in " ".join(i.value for i in at.sidebar.info)
+
+
+def test_errors_name_their_case_for_other_languages(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.delenv("GPT_EXPLAINER_MODELS_DIR", raising=False)
+    with pytest.raises(gpt_core.ModelNotAvailable) as missing:
+        gpt_core.find_weights("gpt2-medium")
+    assert missing.value.reason == "weights_missing" and missing.value.details["name"] == "gpt2-medium"
+    with pytest.raises(gpt_core.ModelNotAvailable) as unknown:
+        gpt_core.find_weights("no-such-model")
+    assert unknown.value.reason == "no_model"
+    import string
+
+    from ui.text import _labels
+
+    words = _labels("common", "labels", "en")  # tests/test_i18n.py checks that Chinese has the same blanks
+    for e in (missing.value, unknown.value):
+        blanks = {f for _, f, _, _ in string.Formatter().parse(words["error_" + e.reason]) if f}
+        assert blanks == set(e.details)
+        assert words["error_" + e.reason].format(**e.details) == str(e)  # the English words are the message
 
 
 def test_clicking_download_fetches_the_model_and_the_picker_can_load_it(tiny_model_dir, hub, monkeypatch):
@@ -311,3 +354,14 @@ def test_picker_refuses_a_model_too_large_for_this_machine(tiny_model_dir, hub, 
     errors = " ".join(e.value for e in at.sidebar.error)
     assert "could not be loaded" in errors and "needs about" in errors and "GB free" in errors
     assert at.selectbox(key="model").value == "default"
+
+
+def test_too_little_device_memory_names_its_case_too(monkeypatch):
+    from ui.text import _labels
+
+    monkeypatch.setattr(gpt_core.loading, "available_memory", lambda: None)
+    monkeypatch.setattr(gpt_core.loading, "free_device_memory", lambda device: 1_000)
+    with pytest.raises(NotEnoughMemory) as e:
+        gpt_core.loading.check_memory(GPTConfig(), torch.device("cpu"), "GPT-2 (gpt2)")
+    assert e.value.reason == "device_memory"
+    assert _labels("common", "labels", "en")["error_device_memory"].format(**e.value.details) == str(e.value)

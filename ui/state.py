@@ -137,12 +137,22 @@ def set_notice(kind: str, name: str, **values) -> None:
     st.session_state["model.notice"] = (kind, name, values)
 
 
+def error_words(e: Exception) -> str | tuple[str, dict]:
+    """An error as set_notice keeps it: the case and its values where the core names them (so the sidebar says
+    it in the session's language, error_<reason> in common.*.md), else the error's own (English) message."""
+    reason = getattr(e, "reason", "")
+    return (reason, dict(e.details)) if reason else str(e)
+
+
 def notice() -> tuple[str, str] | None:
     """The sidebar's message, if any, as (kind, text in the session's language)."""
     kept = st.session_state.get("model.notice")
     if not kept:
         return None
     kind, name, values = kept
+    if isinstance(values.get("error"), tuple):
+        reason, details = values["error"]
+        values = values | {"error": label("common", "error_" + reason, **details)}
     if "model" in values:
         values = values | {"model": model_title(values["model"])}
     if values.get("hint"):
@@ -156,7 +166,7 @@ def on_model_change() -> None:
     try:
         gpt_core.find_weights(source(wanted))
     except gpt_core.ModelNotAvailable as e:
-        set_notice("info", "still_using", error=str(e), model=active_model())
+        set_notice("info", "still_using", error=error_words(e), model=active_model())
         st.session_state["model.wanted"] = wanted  # the weights panel opens to offer the download
         st.session_state["model"] = active_model()
         return
@@ -178,7 +188,8 @@ def load_active() -> gpt_core.ModelBundle | None:
             warm(source(name))
             return bundle
     except LOAD_ERRORS as e:
-        set_notice("error", "load_failed", model=name, error=str(e), hint="load_hint" if name == "default" else "")
+        set_notice("error", "load_failed", model=name, error=error_words(e),
+                   hint="load_hint" if name == "default" else "")
         previous = st.session_state.pop("model.previous", None)
         if previous is None or previous == name:
             return None
