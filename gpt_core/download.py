@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import PRESETS, n_params
+from .explained import Explained
 from .loading import GPT2_NAMES, ModelNotAvailable, find_weights, models_dir
 
 FILES = ("model.safetensors", "config.json")  # config.json last: a folder without it is never picked up
@@ -33,7 +34,7 @@ TIMEOUT = 10.0  # seconds without an answer before giving up: offline, nothing h
 Progress = Callable[[int, int, str], None]  # (bytes done, bytes in all, file being fetched)
 
 
-class DownloadError(RuntimeError):
+class DownloadError(Explained, RuntimeError):
     """A download failed; the message says why and what to do."""
 
 
@@ -87,6 +88,12 @@ def offline_message(name: str, reason: object) -> str:
     )
 
 
+def offline_error(name: str, reason: object) -> DownloadError:
+    """The error for a Hub that cannot be reached (``reason``: what the connection said)."""
+    return DownloadError(offline_message(name, reason), "offline", name=name, error=str(reason),
+                         folder=str(models_dir() / name))
+
+
 def remote_files(name: str, revision: str = "main") -> list[RemoteFile]:
     """Ask the Hub for the size and checksum of each file of ``name`` (raises DownloadError offline)."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
@@ -97,9 +104,10 @@ def remote_files(name: str, revision: str = "main") -> list[RemoteFile]:
         try:
             meta = get_hf_file_metadata(url, timeout=TIMEOUT)
         except Exception as e:  # offline, DNS, proxy, 404, rate limit: all end the same way for the user
-            raise DownloadError(offline_message(name, _short(e))) from None
+            raise offline_error(name, _short(e)) from None
         if meta.size is None:
-            raise DownloadError(f"The Hub did not say how large {filename} is; try again later.")
+            raise DownloadError(f"The Hub did not say how large {filename} is; try again later.", "no_size",
+                                filename=filename)
         sha = meta.etag if meta.etag and re.fullmatch(r"[0-9a-f]{64}", meta.etag) else None
         out.append(RemoteFile(filename, url, int(meta.size), sha))
     return out
@@ -137,7 +145,8 @@ def _only_one(folder: Path) -> Iterator[None]:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise DownloadError(f"Another download into {folder} is running; wait for it to finish.") from None
+            raise DownloadError(f"Another download into {folder} is running; wait for it to finish.", "busy",
+                                folder=str(folder)) from None
         try:
             yield
         finally:
@@ -162,8 +171,12 @@ def _fetch(f: RemoteFile, target: Path, before: int, total: int, progress: Progr
     got = part.stat().st_size
     if got != f.size or (f.sha256 and digest.hexdigest() != f.sha256):
         part.unlink()
-        why = f"{got:,} bytes instead of {f.size:,}" if got != f.size else "its sha256 does not match the Hub's"
-        raise DownloadError(f"{f.filename} arrived damaged ({why}) and was deleted; start again to fetch it afresh.")
+        if got != f.size:
+            raise DownloadError(f"{f.filename} arrived damaged ({got:,} bytes instead of {f.size:,}) and was deleted; "
+                                "start again to fetch it afresh.", "damaged_size", filename=f.filename,
+                                got=f"{got:,}", size=f"{f.size:,}")
+        raise DownloadError(f"{f.filename} arrived damaged (its sha256 does not match the Hub's) and was deleted; "
+                            "start again to fetch it afresh.", "damaged_sha", filename=f.filename)
     part.replace(target)
 
 
@@ -179,8 +192,9 @@ def _stream_into(f: RemoteFile, part: Path, start: int, digest, before: int, tot
             out.seek(at)
             for chunk in chunks:
                 if cancel is not None and cancel():
-                    raise DownloadCancelled(
-                        f"Stopped. {(before + at) / 1e6:,.0f} MB are kept; start again to continue.")
+                    kept = f"{(before + at) / 1e6:,.0f}"
+                    raise DownloadCancelled(f"Stopped. {kept} MB are kept; start again to continue.", "cancelled",
+                                            kept=kept)
                 out.write(chunk)
                 digest.update(chunk)
                 at += len(chunk)
@@ -189,8 +203,10 @@ def _stream_into(f: RemoteFile, part: Path, start: int, digest, before: int, tot
     except DownloadError:
         raise
     except Exception as e:  # the connection broke half way: keep the part, say how to go on
-        raise DownloadError(f"The download of {f.filename} stopped ({_short(e)}). {(before + at) / 1e6:,.0f} MB "
-                            "are kept; start it again to continue where it stopped.") from None
+        kept = f"{(before + at) / 1e6:,.0f}"
+        raise DownloadError(f"The download of {f.filename} stopped ({_short(e)}). {kept} MB "
+                            "are kept; start it again to continue where it stopped.", "broke", filename=f.filename,
+                            error=_short(e), kept=kept) from None
     return digest
 
 

@@ -12,6 +12,7 @@ import torch
 from .config import PRESETS, GPTConfig, count_parameters
 from .costs import FP32, available_memory, free_device_memory, loading_peak_bytes
 from .devices import choose_device
+from .explained import Explained
 from .model import GPT
 from .tokenizer import ASSETS_DIR, Tokenizer, get_tokenizer
 from .weights import (
@@ -29,16 +30,8 @@ DEFAULT_MODEL_DIR = ASSETS_DIR / "models" / "default"
 GPT2_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 
 
-class ModelNotAvailable(LookupError):
-    """The weights asked for are not on this machine; the message says how to get them.
-
-    ``reason`` names the case and ``details`` holds its values (all strings), so that an interface can say
-    the same in its own language; the message itself is English.
-    """
-
-    def __init__(self, message: str, reason: str = "", **details: str) -> None:
-        super().__init__(message)
-        self.reason, self.details = reason, details
+class ModelNotAvailable(Explained, LookupError):
+    """The weights asked for are not on this machine; the message says how to get them."""
 
 
 class NotEnoughMemory(ModelNotAvailable):

@@ -82,6 +82,16 @@ def hub(tmp_path, monkeypatch):
     server.server_close()
 
 
+def said_alike(e: Exception, reason: str) -> None:
+    """The error names its case, and the app's English words for that case are the error's own message (the
+    Chinese words have the same blanks: tests/test_i18n.py)."""
+    from ui.text import _labels
+
+    assert e.reason == reason
+    assert _labels("common", "labels", "en")["error_" + reason].format(**e.details) == str(e)
+    _labels("common", "labels", "zh")["error_" + reason].format(**e.details)  # every blank filled
+
+
 def test_download_fetches_both_files_and_reports_progress(hub, tmp_path):
     handler, remote = hub
     seen = []
@@ -101,8 +111,9 @@ def test_download_fetches_both_files_and_reports_progress(hub, tmp_path):
 def test_cancel_keeps_the_part_and_the_next_download_resumes(hub, tmp_path):
     handler, remote = hub
     calls = []
-    with pytest.raises(dl.DownloadCancelled, match="start again to continue"):
+    with pytest.raises(dl.DownloadCancelled, match="start again to continue") as stopped:
         dl.download("gpt2", progress=lambda *a: calls.append(a), cancel=lambda: len(calls) > 3)
+    said_alike(stopped.value, "cancelled")
     folder = tmp_path / "models" / "gpt2"
     part = folder / ("model.safetensors" + dl.PART)
     kept = part.stat().st_size
@@ -133,8 +144,9 @@ def test_a_damaged_download_is_deleted_with_a_clear_message(hub, monkeypatch, tm
     _, remote = hub
     bad = [dl.RemoteFile(f.filename, f.url, f.size, "0" * 64) for f in remote]
     monkeypatch.setattr(dl, "remote_files", lambda name, revision="main": bad)
-    with pytest.raises(dl.DownloadError, match="arrived damaged.*sha256"):
+    with pytest.raises(dl.DownloadError, match="arrived damaged.*sha256") as damaged:
         dl.download("gpt2")
+    said_alike(damaged.value, "damaged_sha")
     folder = tmp_path / "models" / "gpt2"
     assert not (folder / "model.safetensors").exists()
     assert not (folder / ("model.safetensors" + dl.PART)).exists()
@@ -151,8 +163,9 @@ def test_an_already_downloaded_model_is_not_fetched_again(hub):
 def test_a_second_download_into_the_same_folder_is_refused(hub, tmp_path):
     folder = tmp_path / "models" / "gpt2"
     folder.mkdir(parents=True)
-    with dl._only_one(folder), pytest.raises(dl.DownloadError, match="Another download"):
+    with dl._only_one(folder), pytest.raises(dl.DownloadError, match="Another download") as busy:
         dl.download("gpt2")
+    said_alike(busy.value, "busy")
 
 
 def test_only_gpt2_models_can_be_downloaded(hub):
@@ -173,6 +186,7 @@ def test_offline_the_hub_call_fails_fast_with_the_command(monkeypatch):
     message = str(err.value)
     assert "Could not reach the Hugging Face Hub" in message and "name resolution" in message
     assert "not on this machine" in message and "`python -m gpt_core.download gpt2-medium`" in message
+    said_alike(err.value, "offline")
 
 
 def test_remote_files_reads_size_and_checksum(monkeypatch):
@@ -199,7 +213,7 @@ def test_command_line_downloads_and_says_where(hub, tmp_path, capsys):
 
 def test_command_line_offline_exits_with_the_reason(monkeypatch, tmp_path, capsys):
     def offline(name, revision="main"):
-        raise dl.DownloadError(dl.offline_message(name, "no network"))
+        raise dl.offline_error(name, "no network")
 
     monkeypatch.setattr(dl, "remote_files", offline)
     assert dl.main(["gpt2", "--out", str(tmp_path)]) == 1
@@ -221,11 +235,7 @@ def test_a_model_too_large_for_free_memory_is_refused_before_loading(hub, monkey
     monkeypatch.setattr(gpt_core.loading, "load_hf_folder", lambda folder: pytest.fail("loading started"))
     with pytest.raises(NotEnoughMemory, match="needs about .* GB of memory .* this machine has 0.0 GB free") as e:
         gpt_core.load_model("gpt2", device="cpu")
-    from ui.text import _labels
-
-    assert e.value.reason == "memory"  # the sidebar says it in the session's language from these values
-    assert _labels("common", "labels", "en")["error_memory"].format(**e.value.details) == str(e.value)
-    assert "0.0 GB 空闲" in _labels("common", "labels", "zh")["error_memory"].format(**e.value.details)
+    said_alike(e.value, "memory")  # the sidebar says it in the session's language from these values
 
 
 def test_the_memory_check_can_be_skipped(hub, monkeypatch):
@@ -258,7 +268,7 @@ def test_picker_offline_says_the_weights_are_not_here_and_the_command(tiny_model
     assert any("tiny test model" in c.value for c in at.sidebar.caption)
 
     def offline(name, revision="main"):
-        raise dl.DownloadError(dl.offline_message(name, "[Errno -3] Temporary failure in name resolution"))
+        raise dl.offline_error(name, "[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(dl, "remote_files", offline)
     at.button(key="models.download.gpt2").click().run()
@@ -290,19 +300,11 @@ def test_errors_name_their_case_for_other_languages(tmp_path, monkeypatch):
     monkeypatch.delenv("GPT_EXPLAINER_MODELS_DIR", raising=False)
     with pytest.raises(gpt_core.ModelNotAvailable) as missing:
         gpt_core.find_weights("gpt2-medium")
-    assert missing.value.reason == "weights_missing" and missing.value.details["name"] == "gpt2-medium"
+    said_alike(missing.value, "weights_missing")
+    assert missing.value.details["name"] == "gpt2-medium"
     with pytest.raises(gpt_core.ModelNotAvailable) as unknown:
         gpt_core.find_weights("no-such-model")
-    assert unknown.value.reason == "no_model"
-    import string
-
-    from ui.text import _labels
-
-    words = _labels("common", "labels", "en")  # tests/test_i18n.py checks that Chinese has the same blanks
-    for e in (missing.value, unknown.value):
-        blanks = {f for _, f, _, _ in string.Formatter().parse(words["error_" + e.reason]) if f}
-        assert blanks == set(e.details)
-        assert words["error_" + e.reason].format(**e.details) == str(e)  # the English words are the message
+    said_alike(unknown.value, "no_model")
 
 
 def test_clicking_download_fetches_the_model_and_the_picker_can_load_it(tiny_model_dir, hub, monkeypatch):
@@ -357,11 +359,8 @@ def test_picker_refuses_a_model_too_large_for_this_machine(tiny_model_dir, hub, 
 
 
 def test_too_little_device_memory_names_its_case_too(monkeypatch):
-    from ui.text import _labels
-
     monkeypatch.setattr(gpt_core.loading, "available_memory", lambda: None)
     monkeypatch.setattr(gpt_core.loading, "free_device_memory", lambda device: 1_000)
     with pytest.raises(NotEnoughMemory) as e:
         gpt_core.loading.check_memory(GPTConfig(), torch.device("cpu"), "GPT-2 (gpt2)")
-    assert e.value.reason == "device_memory"
-    assert _labels("common", "labels", "en")["error_device_memory"].format(**e.value.details) == str(e.value)
+    said_alike(e.value, "device_memory")

@@ -57,7 +57,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     done: int = 0
     total: int = 0
-    error: str = ""
+    error: str | tuple[str, dict] = ""  # as state.error_words keeps it
     finished: bool = False
     thread: threading.Thread | None = None
 
@@ -68,9 +68,9 @@ class Job:
         try:
             dl.download(self.name, progress=self.progress, cancel=self.cancel.is_set, files=files)
         except dl.DownloadError as e:
-            self.error = str(e)
+            self.error = state.error_words(e)  # said in each reader's language when drawn
         except Exception as e:  # disk full, no permission, anything else: say it, never kill the server
-            self.error = text("disk_error", error=e)
+            self.error = ("disk", {"error": str(e)})
         finally:
             self.finished = True
 
@@ -92,7 +92,7 @@ def start_download(name: str) -> None:
     try:
         files = dl.remote_files(name)
     except dl.DownloadError as e:
-        jobs[name] = Job(name, error=str(e), finished=True)
+        jobs[name] = Job(name, error=state.error_words(e), finished=True)
         return
     job = Job(name, total=sum(f.size for f in files))
     job.thread = threading.Thread(target=job.run, args=(files,), name=f"download-{name}", daemon=True)
@@ -120,7 +120,7 @@ def _job_view(name: str) -> None:
         st.button(text("cancel"), key=f"models.cancel.{name}", on_click=cancel_download, args=(name,),
                   icon=":material/stop:")
     elif job.error:
-        (st.info if job.cancel.is_set() else st.error)(job.error)
+        (st.info if job.cancel.is_set() else st.error)(state.error_text(job.error))
         st.button(text("dismiss"), key=f"models.dismiss.{name}", on_click=forget, args=(name,))
     else:
         st.success(text("downloaded", folder=dl.locate(name).path))

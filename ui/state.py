@@ -138,10 +138,18 @@ def set_notice(kind: str, name: str, **values) -> None:
 
 
 def error_words(e: Exception) -> str | tuple[str, dict]:
-    """An error as set_notice keeps it: the case and its values where the core names them (so the sidebar says
-    it in the session's language, error_<reason> in common.*.md), else the error's own (English) message."""
+    """An error as the app keeps it: the case and its values where the core names them (gpt_core.explained),
+    to be said in the reader's language when drawn (error_text), else the error's own (English) message."""
     reason = getattr(e, "reason", "")
     return (reason, dict(e.details)) if reason else str(e)
+
+
+def error_text(kept: str | tuple[str, dict]) -> str:
+    """What error_words kept, in the session's language (error_<reason> in common.*.md)."""
+    if isinstance(kept, tuple):
+        reason, details = kept
+        return label("common", "error_" + reason, **details)
+    return kept
 
 
 def notice() -> tuple[str, str] | None:
@@ -150,9 +158,8 @@ def notice() -> tuple[str, str] | None:
     if not kept:
         return None
     kind, name, values = kept
-    if isinstance(values.get("error"), tuple):
-        reason, details = values["error"]
-        values = values | {"error": label("common", "error_" + reason, **details)}
+    if "error" in values:
+        values = values | {"error": error_text(values["error"])}
     if "model" in values:
         values = values | {"model": model_title(values["model"])}
     if values.get("hint"):
