@@ -41,7 +41,7 @@ def readme_block(language: str) -> str:
 
 
 def localised(block: str, changes: list[tuple[str, str]]) -> str:
-    """The README's block with its addresses made local: the only changes, each made exactly once."""
+    """The README's block with ``changes`` made, each exactly once (the addresses made local)."""
     for old, new in changes:
         assert block.count(old) == 1, old
         block = block.replace(old, new)
@@ -61,6 +61,8 @@ def nginx_config(listen: int, servers: list[int], folder: Path) -> str:
 
 
 def haproxy_config(listen: int, servers: list[int]) -> str:
+    """Addresses made local, and each server checked every second (HAProxy's default is every two), so that
+    a stopped server is marked down sooner."""
     return localised(readme_block("haproxy"), [
         ("bind :443 ssl crt /etc/haproxy/gpt.pem", f"bind 127.0.0.1:{listen}"),
         ("server a 10.0.0.11:8501 check", f"server a 127.0.0.1:{servers[0]} check inter 1s"),
