@@ -364,3 +364,13 @@ def test_too_little_device_memory_names_its_case_too(monkeypatch):
     with pytest.raises(NotEnoughMemory) as e:
         gpt_core.loading.check_memory(GPTConfig(), torch.device("cpu"), "GPT-2 (gpt2)")
     said_alike(e.value, "device_memory")
+
+
+def test_a_case_without_words_reads_as_the_errors_own_message():
+    """A reason added to the core before its words are written still says something: the English message."""
+    from ui.state import error_text, error_words
+
+    kept = error_words(dl.DownloadError("The Hub is on fire.", "on_fire", how="very"))
+    assert kept == ("on_fire", {"how": "very"}, "The Hub is on fire.")
+    assert error_text(kept) == "The Hub is on fire."
+    assert error_text(error_words(ValueError("plain"))) == "plain"

@@ -57,7 +57,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     done: int = 0
     total: int = 0
-    error: str | tuple[str, dict] = ""  # as state.error_words keeps it
+    error: str | tuple[str, dict, str] = ""  # as state.error_words keeps it
     finished: bool = False
     thread: threading.Thread | None = None
 
@@ -70,7 +70,7 @@ class Job:
         except dl.DownloadError as e:
             self.error = state.error_words(e)  # said in each reader's language when drawn
         except Exception as e:  # disk full, no permission, anything else: say it, never kill the server
-            self.error = ("disk", {"error": str(e)})
+            self.error = ("disk", {"error": str(e)}, f"The download failed ({e}).")
         finally:
             self.finished = True
 

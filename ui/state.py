@@ -137,18 +137,20 @@ def set_notice(kind: str, name: str, **values) -> None:
     st.session_state["model.notice"] = (kind, name, values)
 
 
-def error_words(e: Exception) -> str | tuple[str, dict]:
-    """An error as the app keeps it: the case and its values where the core names them (gpt_core.explained),
-    to be said in the reader's language when drawn (error_text), else the error's own (English) message."""
+def error_words(e: Exception) -> str | tuple[str, dict, str]:
+    """An error as the app keeps it: the case, its values and its English message where the core names the
+    case (gpt_core.explained), to be said in the reader's language when drawn (error_text), else the message."""
     reason = getattr(e, "reason", "")
-    return (reason, dict(e.details)) if reason else str(e)
+    return (reason, dict(e.details), str(e)) if reason else str(e)
 
 
-def error_text(kept: str | tuple[str, dict]) -> str:
-    """What error_words kept, in the session's language (error_<reason> in common.*.md)."""
+def error_text(kept: str | tuple[str, dict, str]) -> str:
+    """What error_words kept, in the session's language (error_<reason> in common.*.md; a case with no words
+    there reads as the error's own message)."""
     if isinstance(kept, tuple):
-        reason, details = kept
-        return label("common", "error_" + reason, **details)
+        reason, details, message = kept
+        words = labels("common").get("error_" + reason)
+        return words.format(**details) if words else message
     return kept
 
 
