@@ -59,9 +59,11 @@ progress_slot, text_slot = st.empty(), st.empty()
 
 
 def draw_text() -> None:
+    # Predict first: the tokens a Back stepped over (drawn faded ahead of the cursor) would give the answer away
+    shown = tl.cursor if presenter.hidden(predict, step_id) else len(tl.branch.tokens)
     text_slot.html(vg.text_html(  # bytes: a character split between tokens is shown whole
-        [tok.token_bytes(i) for i in tl.prompt], [tok.token_bytes(i) for i in tl.branch.tokens], tl.cursor,
-        tl.dropped(), gen.token_titles(tl), [s.how == PICKED for s in tl.steps],
+        [tok.token_bytes(i) for i in tl.prompt], [tok.token_bytes(i) for i in tl.branch.tokens[:shown]], tl.cursor,
+        tl.dropped(), gen.token_titles(tl)[:shown], [s.how == PICKED for s in tl.steps][:shown],
         next_mark="" if tl.stop_reason(gen.limits()) else "?",
         font_rem=1.5 if large else 1.05, lang=lang()))
 

@@ -165,6 +165,24 @@ def test_predict_first_hides_the_choice_until_revealed_and_again_after_the_next_
     assert [m.value for m in at.metric][:2] == ["?", "?"]
 
 
+def test_predict_first_does_not_show_the_token_a_back_stepped_over(tiny_model_dir):
+    """After Back, the tokens ahead of the cursor are the model's earlier choices: drawn faded, they would give
+    the hidden answer away, so they wait for Reveal too."""
+    at = open_page("generation", False)
+    at.button(key="generation.next").click().run()
+    at.button(key="generation.next").click().run()
+    at.toggle(key="generation.predict").set_value(True).run()
+    at.button(key="generation.back").click().run()
+
+    def text_html() -> str:
+        return next(h.value for h in at.html if "gen-text" in h.value)
+
+    assert [m.value for m in at.metric][:2] == ["?", "?"]
+    assert 'class="ahead"' not in text_html()
+    at.button(key="presenter.reveal").click().run()
+    assert text_html().count('class="ahead"') == 1  # revealed: the step already taken is shown again
+
+
 def test_predict_first_outlives_a_visit_to_another_page(tiny_model_dir):
     at = open_page("generation")
     at.toggle(key="generation.predict").set_value(True).run()
