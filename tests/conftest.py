@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny seeded model saved in the project's checkpoint format."""
 
+import contextlib
 import os
 
 import pytest
@@ -131,15 +132,23 @@ def app_url(request, tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextlib.contextmanager
+def chromium(*extra_args: str):
+    """Debian's Chromium under Playwright, with the project's flags and ``extra_args``."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module (a module may define its own ``browser`` with other flags)."""
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CHROMIUM, CHROMIUM_ARGS, READY, TINY, _free_port, require_chromium, settle, type_prompt
+from conftest import READY, TINY, _free_port, chromium, require_chromium, settle, type_prompt
 
 from gpt_core import GPT, save_checkpoint
 
@@ -158,22 +158,11 @@ def balanced(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def school_browser():
-    """Chromium that alone resolves the school's name to this machine; the servers only ever see the name."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        args = [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {HOST} 127.0.0.1"]
-        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
+def browser():
+    """Chromium that alone resolves the school's name to this machine; the servers only ever see the name.
+    (conftest's ``page`` fixture opens its pages in this browser.)"""
+    with chromium(f"--host-resolver-rules=MAP {HOST} 127.0.0.1") as b:
         yield b
-        b.close()
-
-
-@pytest.fixture
-def page(school_browser):
-    context = school_browser.new_context(viewport={"width": 1400, "height": 1000})
-    yield context.new_page()
-    context.close()
 
 
 def test_the_balancer_serves_health_and_keeps_the_counters_private(balanced):
@@ -230,12 +219,11 @@ def test_a_session_runs_through_the_balancer_and_survives_losing_its_server(bala
 
 
 @pytest.mark.parametrize("balanced", ["haproxy"], indirect=True)  # nginx's ip_hash keeps one address on one server
-def test_cookie_stickiness_spreads_one_address_over_the_servers_and_keeps_each_browser_on_its_own(balanced,
-                                                                                                 school_browser):
+def test_cookie_stickiness_spreads_one_address_over_the_servers_and_keeps_each_browser_on_its_own(balanced, browser):
     """HAProxy's block: two students behind one address (one school's NAT) get a server each and keep it."""
     url, _, servers = balanced
     servers.running()
-    students = [school_browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(2)]
+    students = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(2)]
     try:
         chosen = []
         for n, context in enumerate(students):
