@@ -31,6 +31,7 @@ def test_invisible_characters_are_drawn_as_their_code_point():
     assert visible("\u00a0\u3000\ufeff") == "⟨U+00A0⟩⟨U+3000⟩⟨U+FEFF⟩"  # spaces that are not the space
     assert visible("\ue000\U00051234\U0010ffff") == "⟨U+E000⟩⟨U+51234⟩⟨U+10FFFF⟩"  # private use, unassigned
     assert visible(" a\tb\n") == "⋅a→b↵" and visible("你好 🌍 é") == "你好⋅🌍⋅é"  # unchanged
+    assert visible("a\r\n") == "a←↵"  # not ␍: no font on a stock Debian, with or without Noto CJK, draws it
 
 
 def test_a_chip_of_a_direction_override_shows_the_code_point_not_nothing():

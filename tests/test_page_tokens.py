@@ -227,6 +227,13 @@ def test_vocabulary_lookup_by_text_and_by_id(tiny_model_dir):
     the = get_tokenizer("r50k_base").encode(" the")[0]
     assert any(f"Token {the:,}" in m.value for m in at.markdown)
     assert "Training made it by merging" in all_text(at)
+    tables = [d.value for d in at.dataframe if "bytes" in d.value.columns]  # vocabulary entries
+    assert len(tables) == 1  # the looked-up token's neighbours, it marked ◀
+    assert tables[0][tables[0][""] == "◀"]["id"].tolist() == [the]
+    at.text_input(key="tokens.vocab_text").input("tokenisation").run()  # not one token: how it is encoded
+    tables = [d.value for d in at.dataframe if "bytes" in d.value.columns]
+    assert len(tables) == 1 and "" not in tables[0].columns  # nothing to mark, so no empty marker column
+    assert tables[0]["id"].tolist() == get_tokenizer("r50k_base").encode("tokenisation")
     at.radio(key="tokens.vocab_mode").set_value("id").run()
     at.text_input(key="tokens.vocab_id").input("50256").run()
     ok(at)

@@ -255,10 +255,11 @@ def group_rows(enc: Encoded, limit: int = 50, lang: str = FALLBACK) -> list[dict
 
 
 def entry_rows(entries: Sequence[VocabEntry], marked: int | None = None, lang: str = FALLBACK) -> list[dict]:
-    """Table rows for vocabulary entries; the entry with id ``marked`` gets ◀."""
+    """Table rows for vocabulary entries; the entry with id ``marked`` gets ◀ (no marker column without one)."""
     w = words("tokenlab", lang)
-    return [{"": "◀" if e.id == marked else "", w["col_id"]: e.id, w["col_token"]: visible_text(e.text),
-             w["col_bytes"]: hex_bytes(e.data), w["col_made_from"]: " + ".join(_text(p) for p in e.made_from)}
+    return [({"": "◀" if e.id == marked else ""} if marked is not None else {})
+            | {w["col_id"]: e.id, w["col_token"]: visible_text(e.text), w["col_bytes"]: hex_bytes(e.data),
+               w["col_made_from"]: " + ".join(_text(p) for p in e.made_from)}
             for e in entries]
 
 

@@ -14,7 +14,7 @@ from .catalog import FALLBACK, words
 # translucent fill plus a solid underline, so the text keeps the theme's own colour and stays
 # readable on light and dark backgrounds alike.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
-WHITESPACE = {" ": "⋅", "\t": "→", "\n": "↵", "\r": "␍"}
+WHITESPACE = {" ": "⋅", "\t": "→", "\n": "↵", "\r": "←"}  # drawn from fonts every system has (no ␍)
 
 
 # Characters that take no room on screen (controls, format characters such as zero-width spaces and direction
