@@ -5,7 +5,7 @@ import streamlit as st
 from gpt_core import PRESETS
 from gpt_core.costs import FP16, FP32, available_memory, costs, measure
 from gpt_core.evolution import norm_growth, preset_rows, token_counts
-from ui import charts, models, state
+from ui import charts, describe, models, state
 from ui.text import label, lang, section, title
 from viz.evolution import context_figure, family_rows, nbytes, norm_figure, scale_figure, short, table_rows
 
@@ -30,7 +30,7 @@ st.dataframe(table_rows(rows, lang()), hide_index=True, width="stretch", key=k("
 charts.table(st, family_rows(rows, lang()), name="model_families", key=k("families_csv"))
 st.markdown(section(PAGE, "counts"))
 
-mine = label(PAGE, "mine", name=info.name)
+mine = label(PAGE, "mine", name=describe.model_name(info))
 names = [r.name for r in rows] + [mine]
 families = [r.family for r in rows] + ["this app"]
 charts.show(st, scale_figure(names, families, [r.counted for r in rows] + [info.n_params],

@@ -40,8 +40,8 @@ diagram.graphviz_chart(block_dot(cfg.n_head, cfg.n_embd, cfg.d_mlp, cfg.block_si
 steps.markdown(section(PAGE, "block_steps"))
 
 st.markdown(section(PAGE, "provenance"))
-if info.description:
-    st.text(info.description)
+if description := describe.recorded(info, "description"):
+    st.text(description)
 charts.table(st, describe.provenance_rows(info), name="model_provenance", key=state.widget_key(PAGE, "provenance_csv"))
 commands = info.meta.get("commands", [])
 if commands:

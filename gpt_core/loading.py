@@ -62,6 +62,9 @@ def models_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "gpt-explainer" / "models"
 
 
+UNKNOWN_DATA = "unknown"  # what a model folder that records nothing about its training data says
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
@@ -197,7 +200,7 @@ def load_model(name: str = "default", device: str | None = None) -> ModelBundle:
         model.pack_for_inference()  # before the model is shared: faster forward passes over prompts
     counts = count_parameters(model.config)
     display = meta.get("name") or (PRESETS[name].family + f" ({name})" if name in PRESETS else folder.name)
-    trained_on = meta.get("trained_on") or (PRESETS[name].training_data if name in PRESETS else "unknown")
+    trained_on = meta.get("trained_on") or (PRESETS[name].training_data if name in PRESETS else UNKNOWN_DATA)
     info = ModelInfo(
         name=str(display),
         source=str(folder),

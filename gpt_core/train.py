@@ -25,7 +25,7 @@ from .config import GPTConfig
 from .devices import choose_device
 from .model import GPT
 from .tokenizer import get_tokenizer
-from .training import TrainConfig, make_splits, train
+from .training import VAL_SPLIT, TrainConfig, make_splits, train
 from .weights import load_checkpoint, save_checkpoint
 
 
@@ -147,7 +147,7 @@ def _meta(args, cfg, raw, data_path, tok_name, train_split, val_split, ev, histo
         "corpus_sha256": hashlib.sha256(raw).hexdigest(),
         "corpus_chars": train_split.n_chars + val_split.n_chars,
         "val_fraction": args.val_fraction,
-        "val_split": "the last part of the corpus by characters, cut at a line boundary; never trained on",
+        "val_split": VAL_SPLIT,
         "tokenizer": tok_name,
         "chars_per_token_val": round(val_split.chars_per_token, 4),
         "steps": ev.step,
@@ -162,7 +162,16 @@ def _meta(args, cfg, raw, data_path, tok_name, train_split, val_split, ev, histo
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
         "finished": time.strftime("%Y-%m-%d"),
-    }
+    } | _kept_translations(prior, args)
+
+
+def _kept_translations(prior: dict, args) -> dict:
+    """The earlier checkpoint's translations of its name and descriptions ("i18n": {lang: {key: text}}), less those
+    this run replaces with new English words."""
+    kept = {lang: {k: v for k, v in texts.items() if not getattr(args, k, None)}
+            for lang, texts in (prior.get("i18n") or {}).items() if isinstance(texts, dict)}
+    kept = {lang: texts for lang, texts in kept.items() if texts}
+    return {"i18n": kept} if kept else {}
 
 
 if __name__ == "__main__":

@@ -66,6 +66,11 @@ class Split:
         return self.n_chars / max(1, self.ids.numel())
 
 
+# How make_splits chooses the held-out text, in the words every checkpoint records (the Model page shows them in the
+# reader's language).
+VAL_SPLIT = "the last part of the corpus by characters, cut at a line boundary; never trained on"
+
+
 def make_splits(text: str, tokenizer: Tokenizer, val_fraction: float = 0.1) -> tuple[Split, Split]:
     """Split text by characters (the last ``val_fraction`` is held out), then tokenize each part."""
     cut = int(len(text) * (1 - val_fraction))

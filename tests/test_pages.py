@@ -10,7 +10,8 @@ import pytest
 from conftest import TINY, open_app, use_default_model
 from streamlit.testing.v1 import AppTest
 
-from gpt_core import GPTConfig, count_parameters, get_tokenizer
+from gpt_core import PRESETS, GPTConfig, count_parameters, get_tokenizer
+from gpt_core.training import VAL_SPLIT
 from ui.state import DEFAULT_PROMPT
 
 PAGES = ["app_pages/home.py", "app_pages/overview.py", "app_pages/model.py"]
@@ -217,3 +218,37 @@ def test_sidebar_and_model_page_report_what_the_checkpoint_recorded(tmp_path, mo
     facts = dict(zip(at.table[2].value["fact"], at.table[2].value["value"], strict=True))
     assert facts["Training steps"] == "3,500" and facts["Training text"] == "shakespeare.txt"
     assert at.code[0].value == "\n\n".join(meta["commands"])
+
+
+def test_a_checkpoints_own_words_read_in_the_readers_language(tmp_path, monkeypatch):
+    meta = {"name": "Plays GPT", "description": "Trained on plays.", "corpus": "plays.txt", "val_split": VAL_SPLIT,
+            "i18n": {"zh": {"name": "戏剧 GPT", "description": "用剧本训练。"}}}
+    use_default_model(tmp_path / "trained", monkeypatch, TINY, meta)
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.session_state["lang"] = "zh"
+    at = at.run().switch_page("app_pages/model.py").run()
+    assert not at.exception
+    assert "戏剧 GPT" in at.sidebar.caption[0].value and "Plays GPT" not in at.sidebar.caption[0].value
+    assert [t.value for t in at.text] == ["用剧本训练。"]
+    facts = dict(zip(at.table[2].value["项目"], at.table[2].value["值"], strict=True))
+    assert facts["留出文本"] == "语料按字符计的最后一部分，在行边界处切开；从未用于训练"  # the words train.py records
+    at.segmented_control(key="lang").set_value("en").run()
+    assert "Plays GPT" in at.sidebar.caption[0].value and [t.value for t in at.text] == ["Trained on plays."]
+    facts = dict(zip(at.table[2].value["fact"], at.table[2].value["value"], strict=True))
+    assert facts["Held-out text"] == VAL_SPLIT
+
+
+def test_a_published_models_training_data_reads_in_the_readers_language(tmp_path, monkeypatch):
+    use_default_model(tmp_path / "gpt2like", monkeypatch, TINY, {"trained_on": PRESETS["gpt2"].training_data})
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.session_state["lang"] = "zh"
+    at = at.run()
+    assert not at.exception and "WebText：约 40 GB 文本" in at.sidebar.caption[0].value
+
+
+def test_a_model_that_records_no_training_data_says_so_in_the_readers_language(tmp_path, monkeypatch):
+    use_default_model(tmp_path / "bare", monkeypatch, TINY, {"name": "bare"})
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    assert not at.exception and "Trained on: not recorded" in at.sidebar.caption[0].value
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert "未记录" in at.sidebar.caption[0].value

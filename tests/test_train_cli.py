@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import torch
 
 from gpt_core.train import main
@@ -93,3 +95,19 @@ def test_a_resumed_run_keeps_the_description_and_records_both_commands(tmp_path)
     assert load_checkpoint(first)[2]["train_config"]["previous_anywhere"] is False  # off unless asked for
     assert (meta["name"], meta["trained_on"], meta["description"]) == ("Tiny", "two lines", "a test model")
     assert len(meta["commands"]) == 2 and "--repeat-fraction 0.5" in meta["commands"][1]
+
+
+def test_a_resumed_run_keeps_translations_of_the_words_it_does_not_replace(tmp_path):
+    data = tmp_path / "plays.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert main(["--data", str(data), "--out", str(first), "--max-steps", "5", "--name", "Tiny",
+                 "--description", "a test model", *SMALL]) == 0
+    doc = json.loads((first / "gpt.json").read_text(encoding="utf-8"))
+    doc["meta"]["i18n"] = {"zh": {"name": "小模型", "description": "一个测试模型"}}
+    (first / "gpt.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    assert main(["--data", str(data), "--out", str(second), "--resume", str(first), "--max-steps", "5",
+                 "--description", "a longer test model", *SMALL[8:]]) == 0
+    meta = load_checkpoint(second)[2]
+    assert meta["description"] == "a longer test model"
+    assert meta["i18n"] == {"zh": {"name": "小模型"}}  # the old translation of the replaced description is gone

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 import gpt_core
-from ui.text import label, labels
+from gpt_core.config import PRESETS
+from gpt_core.training import VAL_SPLIT
+from ui.text import label, labels, lang
+from viz.catalog import words
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
@@ -23,13 +26,38 @@ def short_count(n: int) -> str:
     return str(n)
 
 
+def recorded(info: gpt_core.ModelInfo, key: str, default: str = "") -> str:
+    """A text the checkpoint recorded under ``key`` in the reader's language: its own translation when it has one
+    (``meta["i18n"][lang][key]``), ours for the words the app itself writes into checkpoints or knows for a
+    published model, else as recorded."""
+    own = info.meta.get("i18n")
+    own = own.get(lang()) if isinstance(own, dict) else None
+    if isinstance(own, dict) and isinstance(own.get(key), str) and own[key]:
+        return own[key]
+    value = str(info.meta.get(key, default))
+    if key == "val_split" and value == VAL_SPLIT:
+        return label("model", "val_split_standard")
+    if key == "trained_on" and value == gpt_core.loading.UNKNOWN_DATA:
+        return label("model", "trained_on_unknown")
+    if key == "trained_on":
+        for preset in PRESETS.values():  # a published model's training data, from figures.<lang>.md
+            if value and value == preset.training_data:
+                return words("presets", lang()).get(f"data.{preset.family}", value)
+    return value
+
+
+def model_name(info: gpt_core.ModelInfo) -> str:
+    """The loaded model's name as the reader's language writes it."""
+    return recorded(info, "name", info.name) or info.name
+
+
 def corpus(info: gpt_core.ModelInfo) -> str:
     meta = info.meta
     if meta.get("corpus"):
         if meta.get("corpus_chars"):
             return label("common", "corpus_chars", corpus=meta["corpus"], chars=short_count(int(meta["corpus_chars"])))
         return str(meta["corpus"])
-    return info.trained_on
+    return recorded(info, "trained_on", info.trained_on)
 
 
 def summary(b: gpt_core.ModelBundle) -> str:
@@ -37,8 +65,8 @@ def summary(b: gpt_core.ModelBundle) -> str:
     info, cfg = b.info, b.model.config
     lab = labels("common")
     lines = [
-        lab["summary_name"].format(name=md_escape(info.name), params=short_count(info.n_params), layers=cfg.n_layer,
-                                   heads=cfg.n_head, d_model=cfg.n_embd),
+        lab["summary_name"].format(name=md_escape(model_name(info)), params=short_count(info.n_params),
+                                   layers=cfg.n_layer, heads=cfg.n_head, d_model=cfg.n_embd),
         lab["summary_tokenizer"].format(tokenizer=md_escape(b.tokenizer.label)),
         lab["summary_corpus"].format(corpus=md_escape(corpus(info))),
     ]
@@ -74,9 +102,9 @@ def provenance_rows(info: gpt_core.ModelInfo) -> list[dict]:
     rows = [{fact: lab["source"], value: info.source}]
     meta = info.meta
     if not any(k in meta for k in _PROVENANCE):
-        rows.append({fact: lab["trained_on"], value: info.trained_on})
+        rows.append({fact: lab["trained_on"], value: recorded(info, "trained_on", info.trained_on)})
     for key in _PROVENANCE:
         if key in meta:
             v = meta[key]
-            rows.append({fact: lab[key], value: f"{v:,}" if isinstance(v, int) else str(v)})
+            rows.append({fact: lab[key], value: f"{v:,}" if isinstance(v, int) else recorded(info, key)})
     return rows

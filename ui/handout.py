@@ -8,7 +8,7 @@ import datetime
 
 from gpt_core.handout import handout_data
 from gpt_core.prompt import PromptRun
-from ui import state
+from ui import describe, state
 from ui.text import labels, lang
 from viz.handout import build_html
 
@@ -22,11 +22,10 @@ def button(where, run: PromptRun, layer: int, head: int, query: int, start: int,
     its pattern drawn over positions start..stop."""
     bundle = state.bundle_or_stop()
     prompt, language, today = state.prompt(), lang(), datetime.date.today()
-    lab = labels("handout")
+    lab, name = labels("handout"), describe.model_name(bundle.info)
 
     def html() -> str:
-        data = handout_data(run, bundle.tokenizer, prompt, bundle.info.name, layer, head, query, start, stop,
-                            today.isoformat())
+        data = handout_data(run, bundle.tokenizer, prompt, name, layer, head, query, start, stop, today.isoformat())
         return build_html(data, language)
 
     where.download_button(lab["button"], data=html, file_name=file_name(today, layer, head), mime="text/html",

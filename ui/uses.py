@@ -55,7 +55,7 @@ def capability_note(b: gpt_core.ModelBundle) -> str:
     """What the loaded model can and cannot be expected to do, in its own words for the known models."""
     name = state.active_model()
     kind = name if name in ("default", *gpt_core.GPT2_NAMES) else "other"
-    return text(f"can_{kind}", name=describe.md_escape(b.info.name), params=f"{b.info.n_params:,}",
+    return text(f"can_{kind}", name=describe.md_escape(describe.model_name(b.info)), params=f"{b.info.n_params:,}",
                 trained_on=describe.md_escape(describe.corpus(b.info)))
 
 
