@@ -68,3 +68,18 @@ def test_keyboard_pickers_and_the_head_view(app_url, page):
     idle(page)
     assert page.get_by_text("✓ Recomputed from the cached Q, K and V").count() >= 1
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_on_a_phone_a_wide_formula_scrolls_instead_of_being_cut_off(app_url, page):
+    # Streamlit's own style gives .katex-display overflow-x: auto; this keeps the app from losing that
+    page.set_viewport_size({"width": 400, "height": 1200})
+    page.goto(app_url + "/attention")
+    idle(page)
+    formula = page.locator(".katex-display", has_text="softmax").first
+    formula.wait_for(timeout=30_000)
+    column = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
+    wide, box = formula.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert wide > box  # the formula is wider than the phone's column...
+    assert formula.bounding_box()["x"] + box <= column["x"] + column["width"] + 1  # ...its box is not
+    formula.evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+    assert formula.evaluate("e => e.scrollLeft") > 0  # and the reader can scroll to its end
