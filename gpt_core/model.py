@@ -22,16 +22,18 @@ from .config import GPTConfig
 # past key/values of one layer: (k, v), each (B, nh, T_past, hs)
 LayerKV = tuple[torch.Tensor, torch.Tensor]
 
-# A pre-packed weight is used from this many rows (tokens) on; below it the plain multiply is as fast or
-# faster (bench/hf_compare.py; for a 256-wide layer packing only pays from about 48 rows).
-PACKED_MIN_ROWS = 64
+# A pre-packed weight is used from this many rows (tokens) on. Below it the plain multiply is as fast: for one to
+# three rows (a generated token with the KV cache) it runs a kernel of its own, from four rows on it takes 1.1-1.7×
+# the packed time at GPT-2 small's shapes (bench/packed_first_pass.py).
+PACKED_MIN_ROWS = 4
+PACK_FOR_ROWS = 64  # the row count oneDNN is told to lay the weight out for (16 to 256 time the same at 4-256 rows)
 
 
 class Linear(nn.Linear):
     """nn.Linear that, once ``pack()``-ed, multiplies by a copy of its weight laid out ahead of time.
 
     A plain CPU matrix multiply rearranges the weight into the blocks its kernel reads on every call;
-    for prompt-sized inputs (64-256 rows) that costs 10-20 % of the time. ``pack()`` does it once
+    for prompt-sized inputs (4-256 rows) that costs 10-40 % of the time. ``pack()`` does it once
     (oneDNN's reorder, the format torch's own CPU inference compiler uses) and keeps the result beside
     the weight, which stays the one the app shows and trains. The packed copy is used only without
     gradients, for float32 inputs of at least PACKED_MIN_ROWS rows, and only while the weight is
@@ -66,8 +68,8 @@ class Linear(nn.Linear):
         if w.device.type != "cpu" or w.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
             return False
         try:
-            packed = torch.ops.mkldnn._reorder_linear_weight(w.detach(), PACKED_MIN_ROWS)
-            x = torch.randn(PACKED_MIN_ROWS, self.in_features, generator=torch.Generator().manual_seed(0))
+            packed = torch.ops.mkldnn._reorder_linear_weight(w.detach(), PACK_FOR_ROWS)
+            x = torch.randn(PACK_FOR_ROWS, self.in_features, generator=torch.Generator().manual_seed(0))
             got = torch.ops.mkldnn._linear_pointwise(x, packed, self.bias, "none", [], "")
             want = F.linear(x, w, self.bias)
         except (RuntimeError, AttributeError, NotImplementedError):
