@@ -84,3 +84,5 @@ def test_the_answer_view_shows_a_character_split_between_tokens_whole():
     assert parsed.text.endswith("prompt<b>我\ufffd") and "b" not in parsed.tags
     assert 'title="answer tokens 2 to 4, one character split into bytes"' in body
     assert 'title="answer token 5"' in body
+    odd = Text(answer_html("p", False, ["a\x0c", "\u202e", " b\n"]))  # a model's answer, controls drawn
+    assert odd.text.endswith("a⟨U+000C⟩⟨U+202E⟩ b↵\n")

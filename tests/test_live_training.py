@@ -191,6 +191,8 @@ def test_samples_are_escaped_text_oldest_first():
     out = vt.samples_html([(0, "<b>x</b>\nnext"), (5, "words")], "<i>P</i>")
     assert "<b>" not in out and "&lt;b&gt;x&lt;/b&gt;↵ next" in out and "&lt;i&gt;P&lt;/i&gt;" in out
     assert out.index("step 0") < out.index("step 5") and out.count('class="row latest"') == 1
+    odd = vt.samples_html([(0, "a\x0cb\u200bc\rd\r\ne")], "")  # what an untrained model may well write
+    assert "a⟨U+000C⟩b⟨U+200B⟩c←d↵ e" in odd  # drawn, not boxes or nothing; a line break is still ↵
 
 
 def test_the_worker_trains_on_one_thread_and_leaves_the_rest_of_the_process_alone():

@@ -14,6 +14,7 @@ from gpt_core.prompting import TimedSteps, answer_attention, answer_steps, fit_p
 from gpt_core.tokenizer import whole_characters
 from tests.conftest import TINY
 from ui import uses as u
+from viz.tokens import visible_in_prose
 
 PATTERNS = ["continue", "translate", "qa", "summarise"]
 
@@ -43,12 +44,13 @@ class Answer(HTMLParser):
 
 def expected_ids(folder, prompt: str, pattern: str, max_new: int = u.DEFAULT_NEW) -> tuple[list[int], list[str]]:
     """What the model writes for ``prompt`` with the page's defaults, computed here without the page: the
-    token ids, and the pieces the page shows (one per token, a character split between tokens as one)."""
+    token ids, and the pieces the page shows (one per token, a character split between tokens as one, a control
+    character drawn as its code point)."""
     b = gpt_core.load_model(str(folder), device="cpu")
     kept, _ = fit_prompt(b.tokenizer.encode(prompt), b.model.config.block_size, max_new)
     stop = "\n" if u.STOP_AT_LINE[pattern] else None
     ids = [s.token for s in answer_steps(b.model, b.tokenizer, kept, max_new, u.DEFAULT_TEMPERATURE, 0, stop)]
-    return ids, [text for _, _, text in whole_characters([b.tokenizer.token_bytes(i) for i in ids])]
+    return ids, [visible_in_prose(text) for _, _, text in whole_characters([b.tokenizer.token_bytes(i) for i in ids])]
 
 
 def expected_answer(folder, prompt: str, pattern: str, max_new: int = u.DEFAULT_NEW) -> list[str]:
@@ -126,7 +128,7 @@ def test_a_stopped_answer_keeps_its_tokens_and_says_so(tiny_model_dir, cache_dir
     result["answer"], result["finished"] = result["answer"][:3], False  # as if Stop came after 3 tokens
     at.run()
     pieces = whole_characters([gpt_core.get_tokenizer("shakespeare_bpe").token_bytes(t) for t in result["answer"]])
-    assert [t for _, _, t in pieces] == Answer(answer_html(at)).tokens  # the 3 tokens, split characters whole
+    assert [visible_in_prose(t) for _, _, t in pieces] == Answer(answer_html(at)).tokens  # split characters whole
     assert any("stopped by you after 3 tokens" in c.value for c in at.caption)
 
 

@@ -37,6 +37,13 @@ def visible(token: str) -> str:
     return "".join(_marker(c) or c for c in token)
 
 
+def visible_in_prose(text: str) -> str:
+    """Text a model wrote, for reading as text: spaces, tabs and line breaks stay as they are, while characters
+    that would draw nothing or a box (controls, a lone carriage return, zero-width and direction marks) are drawn
+    as in ``visible`` (plain text, not escaped)."""
+    return "".join(c if c in " \t\n" else _marker(c) or c for c in text)
+
+
 def _rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .catalog import FALLBACK, put, words
+from .tokens import visible_in_prose
 
 BLUE, ORANGE, GREEN, GREY = "#0072B2", "#E69F00", "#009E73", "#999999"  # Okabe–Ito
 
@@ -132,7 +133,7 @@ SAMPLES_CSS = (
 
 
 def _one_line(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\n", "↵ ")
+    return visible_in_prose(text.replace("\r\n", "\n")).replace("\n", "↵ ")
 
 
 def samples_html(samples: Sequence[tuple[int, str]], prompt: str, step_label: str = "step {step:,}") -> str:

@@ -11,14 +11,15 @@ import plotly.graph_objects as go
 from gpt_core.tokenizer import whole_characters
 
 from .catalog import FALLBACK, words
-from .tokens import visible
+from .tokens import visible, visible_in_prose
 
 MAX_KEYS = 96  # most key columns one heatmap shows before its labels stop being legible
 
 
 def _shown(token: str) -> str:
-    """Escaped token text; a line break also shows a dimmed ↵, so an answer that is only line breaks is seen."""
-    return html.escape(token).replace("\n", '<span class="nl" style="opacity:0.5">↵</span>\n')
+    """Escaped token text, invisible characters drawn (visible_in_prose); a line break also shows a dimmed ↵, so an
+    answer that is only line breaks is seen."""
+    return html.escape(visible_in_prose(token)).replace("\n", '<span class="nl" style="opacity:0.5">↵</span>\n')
 
 
 def answer_html(prompt_tail: str, cut: bool, answer_tokens: Sequence[str] | Sequence[bytes],
