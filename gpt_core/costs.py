@@ -169,7 +169,7 @@ def measure(model, ids: list[int], new_tokens: int = 16) -> Timing:
     new_tokens = max(0, min(new_tokens, model.config.block_size - 1))
     ids = ids[-(model.config.block_size - new_tokens):]  # room for the new tokens in the context
     t0 = time.perf_counter()
-    logits, past = model(torch.tensor([ids], device=model.device))
+    logits, past = model(torch.tensor([ids], device=model.device), logits_for="last")
     token = logits[0, -1].argmax()
     _sync(model.device)
     prompt_seconds = time.perf_counter() - t0

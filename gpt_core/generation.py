@@ -148,7 +148,7 @@ def generate_steps(
             cropped = len(seq) > block
             if past is None or not use_kv_cache or cropped:
                 context = seq[-block:]
-                logits, past = model(torch.tensor([context], device=model.device))
+                logits, past = model(torch.tensor([context], device=model.device), logits_for="last")
             else:
                 logits, past = model(torch.tensor([seq[-1:]], device=model.device), past_kv=past)
             dist = next_token_distribution(logits[0, -1], temperature, top_k, top_p)

@@ -22,6 +22,8 @@ from .config import GPTConfig
 # past key/values of one layer: (k, v), each (B, nh, T_past, hs)
 LayerKV = tuple[torch.Tensor, torch.Tensor]
 
+LOGITS_FOR = ("all", "last", "none")  # which positions GPT.forward unembeds
+
 # A pre-packed weight is used from this many rows (tokens) on. Below it the plain multiply is as fast: for one to
 # three rows (a generated token with the KV cache) it runs a kernel of its own, from four rows on it takes 1.1-1.7×
 # the packed time at GPT-2 small's shapes (bench/packed_first_pass.py).
@@ -267,13 +269,19 @@ class GPT(nn.Module):
         idx: torch.Tensor,
         past_kv: list[LayerKV] | None = None,
         capture: dict | None = None,
-    ) -> tuple[torch.Tensor, list[LayerKV]]:
+        logits_for: str = "all",
+    ) -> tuple[torch.Tensor | None, list[LayerKV]]:
         """Logits at every position and the updated key/value cache.
 
         idx: (B, T) token ids. past_kv: the cache returned by an earlier call (positions
         continue after it). capture: a dict to receive named activations, or None; it receives
-        all but the ones ActivationCache recomputes (cache.RECOMPUTED).
+        all but the ones ActivationCache recomputes (cache.RECOMPUTED). logits_for: "all" positions
+        (B, T, vocab), only the "last" one (B, 1, vocab), or "none" (None: only the cache is wanted).
+        The unembedding is the pass's largest multiply for a large vocabulary (GPT-2: a third of a
+        64-token pass), so a caller that reads only the next token's logits should ask for "last".
         """
+        if logits_for not in LOGITS_FOR:
+            raise ValueError(f"logits_for must be one of {', '.join(LOGITS_FOR)}, not {logits_for!r}.")
         B, T = idx.shape
         past_len = past_kv[0][0].shape[2] if past_kv else 0
         if past_len + T > self.config.block_size:
@@ -295,18 +303,21 @@ class GPT(nn.Module):
         x = self.transformer.ln_f(x)
         if capture is not None:
             capture["ln_final.hook_normalized"] = x
-        logits = self.lm_head(x)  # (B, T, vocab): full logits at every position
+        if logits_for == "none":
+            return None, new_kv
+        logits = self.lm_head(x if logits_for == "all" else x[:, -1:])  # (B, T or 1, vocab)
         return logits, new_kv
 
     @torch.no_grad()
-    def run_with_cache(self, idx: torch.Tensor) -> tuple[torch.Tensor, ActivationCache]:
-        """Logits plus every named activation (detached CPU tensors), for one forward pass.
+    def run_with_cache(self, idx: torch.Tensor, logits_for: str = "all") -> tuple[torch.Tensor | None, ActivationCache]:
+        """Logits (at the positions ``logits_for`` names, as in forward) plus every named activation (detached
+        CPU tensors), for one forward pass.
 
         A few activations (see cache.RECOMPUTED) are not kept but recomputed exactly when read; the
         cache keeps a copy of each block's LayerNorm γ, β and ε for that.
         """
         capture: dict[str, torch.Tensor] = {}
-        logits, _ = self.forward(idx, capture=capture)
+        logits, _ = self.forward(idx, capture=capture, logits_for=logits_for)
         stored = {k: v.detach().cpu() for k, v in capture.items()}
         norms = {}
         for i, block in enumerate(self.transformer.h):

@@ -49,7 +49,7 @@ def run_prompt(bundle: ModelBundle, text: str, max_tokens: int | None = None) ->
     limit = min(context, max_tokens) if max_tokens else context
     ids = all_ids[-limit:]
     idx = torch.tensor([ids], dtype=torch.long, device=model.device)
-    logits, cache = model.run_with_cache(idx)
+    logits, cache = model.run_with_cache(idx, logits_for="last")  # the pages read the next token's logits only
     return PromptRun(
         ids=ids,
         tokens=tok.token_strs(ids),

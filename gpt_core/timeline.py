@@ -189,7 +189,8 @@ class Timeline:
             past = [(k[:, :, :reused], v[:, :, :reused]) for k, v in self._kv[1]] if reused else None
         self.last_forward = (reused, len(context) - reused)
         if len(context) - reused > 1:  # earlier new tokens: keys and values only, no activations kept
-            past = model(torch.tensor([context[reused:-1]], dtype=torch.long, device=model.device), past_kv=past)[1]
+            past = model(torch.tensor([context[reused:-1]], dtype=torch.long, device=model.device), past_kv=past,
+                         logits_for="none")[1]
         look, past = _capture_last(model, context[-1], past)
         self._kv = (tuple(context), past) if self.use_kv_cache else None
         return look
@@ -361,5 +362,5 @@ def last_position(model: GPT, context: list[int]) -> LastPosition:
     """Logits, attention row and residual stream of the last token of ``context`` (no cache kept)."""
     if not 0 < len(context) <= model.config.block_size:
         raise ValueError(f"expected 1 to {model.config.block_size} tokens, got {len(context)}")
-    past = model(torch.tensor([context[:-1]], device=model.device))[1] if len(context) > 1 else None
+    past = model(torch.tensor([context[:-1]], device=model.device), logits_for="none")[1] if len(context) > 1 else None
     return _capture_last(model, context[-1], past)[0]

@@ -107,6 +107,23 @@ def test_kv_cache_gives_the_same_logits_as_recomputation(model, idx):
     torch.testing.assert_close(torch.cat([first, rest], 1), full, atol=1e-5, rtol=1e-5)
 
 
+def test_only_the_logits_asked_for_are_computed(model, idx):
+    with torch.no_grad():
+        full, kv_full = model(idx)
+        last, kv_last = model(idx, logits_for="last")
+        none, kv_none = model(idx, logits_for="none")
+        with pytest.raises(ValueError, match="logits_for"):
+            model(idx, logits_for="first")
+    assert last.shape == (2, 1, CFG.vocab_size) and none is None
+    torch.testing.assert_close(last[:, 0], full[:, -1], atol=1e-5, rtol=1e-5)  # the next token's scores
+    for (k, v), (k1, v1), (k2, v2) in zip(kv_full, kv_last, kv_none, strict=True):  # the same keys and values
+        assert torch.equal(k, k1) and torch.equal(k, k2) and torch.equal(v, v1) and torch.equal(v, v2)
+    _, everything = model.run_with_cache(idx)
+    last_only, cache = model.run_with_cache(idx, logits_for="last")
+    torch.testing.assert_close(last_only[:, 0], full[:, -1], atol=1e-5, rtol=1e-5)
+    assert all(torch.equal(cache[name], everything[name]) for name in activation_names(CFG.n_layer))
+
+
 def test_sequence_longer_than_context_is_refused(model):
     with pytest.raises(ValueError, match="context"):
         model(torch.zeros(1, CFG.block_size + 1, dtype=torch.long))
