@@ -80,6 +80,21 @@ def test_run_prompt_truncates_to_the_context_and_predicts(tmp_path):
     top = top_next_tokens(run.last_logits, bundle.tokenizer, 10)
     assert len(top) == 10 and top[0].prob >= top[-1].prob
     assert run_prompt(bundle, "") is None
+    with torch.no_grad():
+        full, _ = bundle.model(torch.tensor([run.ids]))
+    torch.testing.assert_close(run.last_logits, full[0, -1], atol=1e-5, rtol=1e-5)  # the next token's scores
+
+
+def test_run_prompt_unembeds_the_last_position_only(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    save_checkpoint(GPT(GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=1024)),
+                    tmp_path, "shakespeare_bpe")
+    bundle = load_model(str(tmp_path), device="cpu")
+    rows, head = [], bundle.model.lm_head  # this test's own model, not a shared one
+    real = head.forward
+    monkeypatch.setattr(head, "forward", lambda x: rows.append(x.shape[-2]) or real(x))
+    run = run_prompt(bundle, "To be, or not to be")
+    assert len(run.ids) > 1 and rows == [1]  # one row through the unembedding, not one per position
 
 
 def test_lr_schedule_warms_up_then_decays():
