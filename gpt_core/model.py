@@ -271,7 +271,7 @@ class GPT(nn.Module):
         capture: dict | None = None,
         logits_for: str = "all",
     ) -> tuple[torch.Tensor | None, list[LayerKV]]:
-        """Logits at every position and the updated key/value cache.
+        """Logits (at every position unless ``logits_for`` asks for fewer) and the updated key/value cache.
 
         idx: (B, T) token ids. past_kv: the cache returned by an earlier call (positions
         continue after it). capture: a dict to receive named activations, or None; it receives

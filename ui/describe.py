@@ -6,6 +6,7 @@ import re
 
 import gpt_core
 from gpt_core.config import PRESETS
+from gpt_core.loading import UNKNOWN_DATA
 from gpt_core.training import VAL_SPLIT
 from ui.text import label, labels, lang
 from viz.catalog import words
@@ -37,7 +38,7 @@ def recorded(info: gpt_core.ModelInfo, key: str, default: str = "") -> str:
     value = str(info.meta.get(key, default))
     if key == "val_split" and value == VAL_SPLIT:
         return label("model", "val_split_standard")
-    if key == "trained_on" and value == gpt_core.loading.UNKNOWN_DATA:
+    if key == "trained_on" and value == UNKNOWN_DATA:
         return label("model", "trained_on_unknown")
     if key == "trained_on":
         for preset in PRESETS.values():  # a published model's training data, from figures.<lang>.md
