@@ -1,6 +1,7 @@
 """Serving a class: the forward-pass gate (at most N inside, the rest in arrival order) and the warm-up."""
 
 import functools
+import os
 import threading
 import time
 
@@ -179,3 +180,14 @@ def test_a_tokenizer_asked_for_by_many_sessions_at_once_is_loaded_once(monkeypat
         t.join(10)
     assert loads == ["r50k_base"]  # "gpt2" is an alias of r50k_base
     assert len(got) == 8 and all(g is got[0] for g in got)
+
+
+def test_onednn_keeps_a_bounded_number_of_kernels_unless_told_otherwise(monkeypatch):
+    from ui import state
+
+    monkeypatch.delenv(state.ONEDNN_CACHE_ENV, raising=False)
+    state.configure_torch()
+    assert os.environ[state.ONEDNN_CACHE_ENV] == state.ONEDNN_CACHE_SHAPES
+    monkeypatch.setenv(state.ONEDNN_CACHE_ENV, "8")  # whoever runs the server may choose
+    state.configure_torch()
+    assert os.environ[state.ONEDNN_CACHE_ENV] == "8"
