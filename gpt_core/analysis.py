@@ -83,7 +83,7 @@ def head_scores(model: GPT, n: int = 50, seed: int = 0, bos: int | None = None) 
     n = min(n, (model.config.block_size - len(prefix)) // 2)
     exclude = None if bos is None else {bos}
     tokens = repeated_random_tokens(model.config.vocab_size, n, seed, prefix, exclude)
-    _, cache = model.run_with_cache(torch.tensor([tokens], device=model.device))
+    _, cache = model.run_with_cache(torch.tensor([tokens], device=model.device), logits_for="none")
     p = stack_patterns(cache)
     return HeadScores(
         previous_token=previous_token_score(p),

@@ -287,7 +287,7 @@ class LiveRun:
         """Attention on the probe sequence: every head's scores, and the full patterns if asked."""
         was_training = self.model.training
         self.model.eval()
-        _, cache = self.model.run_with_cache(torch.tensor([self.history.probe_tokens]))
+        _, cache = self.model.run_with_cache(torch.tensor([self.history.probe_tokens]), logits_for="none")
         self.model.train(was_training)
         p = stack_patterns(cache)  # (layer, head, query, key)
         h = self.history

@@ -108,7 +108,7 @@ def answer_attention(model: GPT, prompt_ids: list[int], answer_ids: list[int]) -
     ids = full[-block:]
     dropped = len(full) - len(ids)
     n_prompt = len(prompt_ids) - dropped
-    _, cache = model.run_with_cache(torch.tensor([ids], device=model.device))
+    _, cache = model.run_with_cache(torch.tensor([ids], device=model.device), logits_for="none")
     rows = slice(n_prompt - 1, len(ids) - 1)
     pattern = torch.stack([cache.pattern(layer)[:, rows, : len(ids) - 1] for layer in range(model.config.n_layer)])
     return AnswerLook(ids, n_prompt, dropped, pattern)  # (layer, head, answer, key)
