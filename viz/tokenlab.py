@@ -26,9 +26,8 @@ from gpt_core.tokenlab import (
 )
 
 from .catalog import FALLBACK, words
-from .tokens import PALETTE, WHITESPACE
+from .tokens import _INVISIBLE, PALETTE, WHITESPACE, visible
 
-_INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"}
 _FILLS = "\n".join(
     f".tl-c{i}{{background:rgba({int(c[1:3], 16)},{int(c[3:5], 16)},{int(c[5:7], 16)},0.22);"
     f"border-bottom:3px solid {c}}}"
@@ -83,16 +82,7 @@ def visible_html(text: str) -> str:
 
 def visible_text(text: str) -> str:
     """Plain-text version of ``visible_html`` for tables: ⋅ → ↵ and ⟨U+200B⟩ for invisible characters."""
-    out = []
-    for c in text:
-        cat = unicodedata.category(c)
-        if c in WHITESPACE:
-            out.append(WHITESPACE[c])
-        elif cat in _INVISIBLE or (cat == "Zs" and c != " "):
-            out.append(f"⟨{codepoint(c)}⟩")
-        else:
-            out.append(c)
-    return "".join(out)
+    return visible(text)
 
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
